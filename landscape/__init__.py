@@ -1,0 +1,20 @@
+"""landscape: loss landscapes and optimizer trajectories in JAX."""
+
+from landscape import data, io, losses, problems
+from landscape._version import __version__
+from landscape.gradcheck import GradCheck, check_grad
+from landscape.grid import Axis, LossMap, loss_map, random_directions
+from landscape.problems import Problem
+
+__all__ = [
+    "Axis", "GradCheck", "LossMap", "Problem", "__version__", "check_grad", "data", "io", "loss_map",
+    "losses", "problems", "random_directions",
+]
+
+
+def __getattr__(name):  # the plotting layer imports matplotlib: load it on first use only
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module("landscape.plot")
+    raise AttributeError(f"module 'landscape' has no attribute {name!r}")

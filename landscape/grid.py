@@ -1,0 +1,364 @@
+"""Dense loss maps over 2-D planes in parameter space.
+
+Every map is the loss on a plane ``origin + a·dx + b·dy`` for ``a`` in ``x.values`` and ``b`` in ``y.values``.
+An :class:`Axis` names either one scalar parameter (then ``a`` is that parameter's value and the other
+coordinates stay at ``center``) or a direction pytree (then ``a`` is the offset from ``center`` along it).
+Points are evaluated by a jitted, ``vmap``-ped function in chunks sized to a memory budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from landscape import io as _io
+from landscape._version import __version__
+from landscape.problems import Params, Problem, param_names
+
+DEFAULT_MEMORY_BUDGET = 512 * 2**20  # bytes of device memory one chunk may use
+_MAX_CHUNK = 2**22  # points per chunk, whatever the budget, so progress stays visible
+
+
+@dataclasses.dataclass(frozen=True)
+class Axis:
+    """One axis of a loss map: ``num`` evenly spaced values from ``lo`` to ``hi`` (both included).
+
+    ``target`` is a scalar parameter's name (see ``Problem.names``) or a direction pytree shaped like the
+    parameters.
+    """
+
+    target: Any
+    lo: float
+    hi: float
+    num: int
+    label: str | None = None
+
+    def __post_init__(self):
+        for name in ("lo", "hi"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value):
+                raise ValueError(f"Axis: {name} must be a finite number, got {value!r}.")
+        if not self.lo < self.hi:
+            raise ValueError(f"Axis: lo must be less than hi, got lo={self.lo!r}, hi={self.hi!r}.")
+        if isinstance(self.num, bool) or not isinstance(self.num, (int, np.integer)) or self.num < 2:
+            raise ValueError(f"Axis: num must be an integer ≥ 2, got {self.num!r}.")
+
+    @property
+    def values(self) -> np.ndarray:
+        return np.linspace(self.lo, self.hi, self.num)
+
+    @property
+    def name(self) -> str:
+        if self.label is not None:
+            return self.label
+        return self.target if isinstance(self.target, str) else "direction"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class LossMap:
+    """Loss values on a grid: ``values[i, j]`` is the loss at ``x = xs[j]``, ``y = ys[i]``.
+
+    ``grad_x``/``grad_y`` (same shape, when requested) are the loss's derivatives along the two axes.
+    """
+
+    values: np.ndarray
+    xs: np.ndarray
+    ys: np.ndarray
+    x_label: str
+    y_label: str
+    grad_x: np.ndarray | None = None
+    grad_y: np.ndarray | None = None
+    meta: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def argmin(self) -> tuple[float, float, float]:
+        """``(x, y, loss)`` at the grid's lowest finite value."""
+        i, j = np.unravel_index(np.nanargmin(np.where(np.isfinite(self.values), self.values, np.nan)), self.values.shape)
+        return float(self.xs[j]), float(self.ys[i]), float(self.values[i, j])
+
+    def save(self, path) -> None:
+        """Write the map to ``path`` (``.npz`` + JSON metadata), atomically."""
+        arrays = {"values": self.values, "xs": self.xs, "ys": self.ys}
+        if self.grad_x is not None:
+            arrays.update(grad_x=self.grad_x, grad_y=self.grad_y)
+        _io.save_npz(path, "LossMap", arrays, {"x_label": self.x_label, "y_label": self.y_label, **self.meta})
+
+    @classmethod
+    def load(cls, path) -> "LossMap":
+        """Read a map written by :meth:`save`."""
+        arrays, meta = _io.load_npz(path, "LossMap")
+        missing = {"values", "xs", "ys"} - set(arrays)
+        if missing:
+            raise ValueError(f"{str(path)!r} is a damaged LossMap: missing arrays {sorted(missing)}.")
+        labels = {key: meta.pop(key, "") for key in ("x_label", "y_label")}
+        for key in ("kind", "version"):
+            meta.pop(key, None)
+        return cls(arrays["values"], arrays["xs"], arrays["ys"], **labels,
+                   grad_x=arrays.get("grad_x"), grad_y=arrays.get("grad_y"), meta=meta)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Flat parameter vectors without closures, so that jit caches are keyed on hashable structure
+
+
+def _flatten(tree: Params, dtype) -> tuple[np.ndarray, Any, tuple]:
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    shapes = tuple(np.shape(leaf) for leaf in leaves)
+    flat = np.concatenate([np.ravel(np.asarray(leaf, dtype=np.float64)) for leaf in leaves]) if leaves else np.zeros(0)
+    return flat.astype(dtype), treedef, shapes
+
+
+def _unflatten(flat: jax.Array, treedef, shapes: tuple) -> Params:
+    sizes = [math.prod(shape) for shape in shapes]
+    offsets = np.cumsum([0] + sizes)
+    leaves = [flat[offsets[k]:offsets[k + 1]].reshape(shape) for k, shape in enumerate(shapes)]
+    return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def random_directions(params: Params, key: jax.Array, normalization: str | None = "filter") -> tuple[Params, Params]:
+    """Two random Gaussian directions shaped like ``params``, for slicing a model's loss surface.
+
+    ``normalization="filter"`` (Li et al., 2018) rescales each filter (slice along the first axis of every
+    leaf with ≥ 2 dimensions) to the norm of the matching filter of ``params``, and every smaller leaf as a
+    whole; ``"layer"`` rescales each leaf as a whole; ``None`` leaves the directions as drawn.
+    """
+    if normalization not in ("filter", "layer", None):
+        raise ValueError(f"random_directions: normalization must be 'filter', 'layer' or None, got {normalization!r}.")
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+
+    def normalize(d, p):
+        axes = tuple(range(1, d.ndim)) if normalization == "filter" and d.ndim >= 2 else None
+        d_norm = jnp.sqrt(jnp.sum(d * d, axis=axes, keepdims=axes is not None))
+        p_norm = jnp.sqrt(jnp.sum(p * p, axis=axes, keepdims=axes is not None))
+        return d * p_norm / jnp.where(d_norm > 0, d_norm, 1.0)
+
+    directions = []
+    for k in jax.random.split(key, 2):
+        keys = jax.random.split(k, len(leaves))
+        draws = [jax.random.normal(kk, jnp.shape(p), jnp.result_type(p)) for kk, p in zip(keys, leaves)]
+        if normalization is not None:
+            draws = [normalize(d, jnp.asarray(p)) for d, p in zip(draws, leaves)]
+        directions.append(jax.tree_util.tree_unflatten(treedef, draws))
+    return directions[0], directions[1]
+
+
+def _resolve_axis(axis: Axis, which: str, problem: Problem, treedef, shapes, names: list[str], dtype):
+    """Return (direction vector, index of a named coordinate or None)."""
+    if not isinstance(axis, Axis):
+        raise TypeError(f"loss_map: {which} must be an Axis, got {type(axis).__name__}.")
+    if isinstance(axis.target, str):
+        if axis.target not in names:
+            raise ValueError(
+                f"loss_map: {which}-axis parameter {axis.target!r} is not a parameter of problem "
+                f"{problem.name!r}; expected one of: {', '.join(names[:20])}{' …' if len(names) > 20 else ''}."
+            )
+        index = names.index(axis.target)
+        direction = np.zeros(len(names), dtype)
+        direction[index] = 1
+        return direction, index
+    direction, d_treedef, d_shapes = _flatten(axis.target, dtype)
+    if d_treedef != treedef or d_shapes != shapes:
+        raise ValueError(
+            f"loss_map: the {which}-axis direction must have the parameters' structure and shapes {shapes}, "
+            f"got {d_shapes} with structure {d_treedef}."
+        )
+    if not np.any(direction):
+        raise ValueError(f"loss_map: the {which}-axis direction is all zeros.")
+    return direction, None
+
+
+@functools.partial(jax.jit, static_argnames=("fn", "treedef", "shapes", "chunk", "with_grad"))
+def _evaluate_chunk(data, origin, dx, dy, xs, ys, start, *, fn, treedef, shapes, chunk, with_grad):
+    nx = xs.shape[0]
+    last = xs.shape[0] * ys.shape[0] - 1
+    k = jnp.minimum(start + jnp.arange(chunk), last)  # the final chunk repeats the last point as padding
+
+    def point_loss(a, b):
+        return fn(_unflatten(origin + a * dx + b * dy, treedef, shapes), data)
+
+    point = jax.value_and_grad(point_loss, argnums=(0, 1)) if with_grad else point_loss
+    return jax.vmap(point)(xs[k % nx], ys[k // nx])
+
+
+def _available_memory() -> int:
+    """Bytes of host memory available now (MemAvailable on Linux, else physical memory)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _bytes_per_point(compiled, chunk: int) -> float | None:
+    try:
+        stats = compiled.memory_analysis()
+        used = stats.temp_size_in_bytes + stats.output_size_in_bytes
+    except Exception:  # not every backend reports memory statistics
+        return None
+    return used / chunk
+
+
+def _fmt_bytes(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
+def loss_map(
+    problem: Problem,
+    x: Axis,
+    y: Axis,
+    center: Params | None = None,
+    *,
+    grad: bool = False,
+    memory_budget: int | None = None,
+    chunk_size: int | None = None,
+    progress: bool | None = None,
+) -> LossMap:
+    """Evaluate ``problem.loss`` on the grid ``x × y`` of a plane through ``center`` (default ``problem.params``).
+
+    Args:
+        problem: the problem to map.
+        x, y: the axes; a named parameter takes absolute values, a direction takes offsets from ``center``.
+        center: parameters that fix everything the axes do not vary.
+        grad: also return the loss's derivatives along x and y (``grad_x``, ``grad_y``), e.g. for arrows.
+        memory_budget: bytes of device memory one chunk of points may use (default 512 MiB).
+        chunk_size: points per chunk, overriding the budget.
+        progress: show a progress bar (None: only when the map takes more than about a second).
+
+    Returns:
+        A :class:`LossMap` with ``values`` of shape ``(y.num, x.num)``.
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"loss_map: problem must be a landscape Problem, got {type(problem).__name__}.")
+    budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget <= 0:
+        raise ValueError(f"loss_map: memory_budget must be a positive number of bytes, got {memory_budget!r}.")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
+        raise ValueError(f"loss_map: chunk_size must be a positive integer, got {chunk_size!r}.")
+
+    dtype = np.dtype(jnp.result_type(float))
+    center = problem.params if center is None else center
+    origin, treedef, shapes = _flatten(center, dtype)
+    names = param_names(center)
+    dx, ix = _resolve_axis(x, "x", problem, treedef, shapes, names, dtype)
+    dy, iy = _resolve_axis(y, "y", problem, treedef, shapes, names, dtype)
+    if ix is not None and ix == iy:
+        raise ValueError(f"loss_map: x and y both vary parameter {x.target!r}; choose two different parameters.")
+    for index in (ix, iy):
+        if index is not None:
+            origin[index] = 0  # a named axis takes absolute values
+
+    n_points = x.num * y.num
+    n_outputs = 3 if grad else 1
+    needed = n_points * n_outputs * dtype.itemsize
+    if needed > _available_memory():
+        raise MemoryError(
+            f"loss_map: a {y.num}×{x.num} grid needs {_fmt_bytes(needed)} for its results, more than the "
+            f"{_fmt_bytes(_available_memory())} of memory available; use fewer points."
+        )
+
+    data = jax.tree_util.tree_map(jnp.asarray, problem.data)
+    args = (data, jnp.asarray(origin), jnp.asarray(dx), jnp.asarray(dy),
+            jnp.asarray(x.values, dtype), jnp.asarray(y.values, dtype))
+    static = dict(fn=problem.fn, treedef=treedef, shapes=shapes, with_grad=grad)
+    chunk = chunk_size or _chunk_for_budget(args, static, n_points, budget)
+    compiled = _compile(args, static, min(chunk, n_points))
+
+    values = np.empty((n_outputs, n_points), dtype)
+    starts = range(0, n_points, chunk)
+    bar = None
+    pending = None  # (start, device result) of the chunk whose copy to the host is still due
+    t0 = time.perf_counter()
+    for number, start in enumerate(starts):
+        result = compiled(*args, jnp.asarray(start, jnp.int32))
+        if pending is not None:
+            _store(values, *pending)
+            if bar is not None:
+                bar.update(1)
+        pending = (start, result)
+        if number == 0:
+            jax.block_until_ready(result)
+            expected = (time.perf_counter() - t0) * len(starts)
+            if progress or (progress is None and expected > 1.0):
+                bar = tqdm(total=len(starts), desc=f"loss map {y.num}×{x.num}", unit="chunk")
+    _store(values, *pending)
+    if bar is not None:
+        bar.update(1)
+        bar.close()
+
+    grid = values.reshape(n_outputs, y.num, x.num)
+    meta = {
+        "problem": problem.name,
+        "dtype": dtype.name,
+        "x_axis": _axis_meta(x),
+        "y_axis": _axis_meta(y),
+        "center": {name: float(v) for name, v in zip(names, _flatten(center, np.float64)[0])} if len(names) <= 64 else None,
+        "version": __version__,
+    }
+    return LossMap(grid[0], x.values, y.values, x.name, y.name,
+                   grad_x=grid[1] if grad else None, grad_y=grid[2] if grad else None, meta=meta)
+
+
+def _axis_meta(axis: Axis) -> dict:
+    return {"target": axis.target if isinstance(axis.target, str) else "direction",
+            "lo": float(axis.lo), "hi": float(axis.hi), "num": int(axis.num), "label": axis.name}
+
+
+def _store(values: np.ndarray, start: int, result) -> None:
+    rows = [result] if not isinstance(result, tuple) else [result[0], *result[1]]
+    stop = min(start + rows[0].shape[0], values.shape[1])
+    for k, row in enumerate(rows):
+        values[k, start:stop] = np.asarray(row)[: stop - start]
+
+
+@functools.lru_cache(maxsize=64)
+def _compile_cached(key, chunk):
+    args, static = key.args, key.static
+    return _evaluate_chunk.lower(*args, jnp.asarray(0, jnp.int32), chunk=chunk, **static).compile()
+
+
+class _Key:
+    """Hashable stand-in for (argument shapes/dtypes, static arguments) that carries the example arguments."""
+
+    def __init__(self, args, static):
+        self.args, self.static = args, static
+        leaves, treedef = jax.tree_util.tree_flatten(args)
+        spec = tuple((leaf.shape, str(leaf.dtype)) for leaf in leaves)
+        self._hash_key = (spec, treedef, tuple(sorted(static.items(), key=lambda kv: kv[0])))
+
+    def __hash__(self):
+        return hash(self._hash_key)
+
+    def __eq__(self, other):
+        return isinstance(other, _Key) and self._hash_key == other._hash_key
+
+
+def _compile(args, static, chunk: int):
+    return _compile_cached(_Key(args, static), chunk)
+
+
+def _chunk_for_budget(args, static, n_points: int, budget: int) -> int:
+    """Points per chunk: measured from a probe compilation's memory statistics, else a conservative estimate."""
+    probe = min(n_points, 4096)
+    per_point = _bytes_per_point(_compile(args, static, probe), probe)
+    if not per_point:
+        n_samples = max((a.shape[0] for a in jax.tree_util.tree_leaves(args[0])), default=1)
+        per_point = 8 * (4 * n_samples + 4 * args[1].shape[0] + 8)
+    if per_point > budget:
+        raise MemoryError(
+            f"loss_map: one point needs about {_fmt_bytes(per_point)}, more than memory_budget={budget} bytes; "
+            "raise memory_budget."
+        )
+    chunk = min(n_points, _MAX_CHUNK, int(budget // per_point))
+    return chunk if chunk == n_points else 1 << (chunk.bit_length() - 1)  # a power of two: few distinct shapes

@@ -1,0 +1,434 @@
+"""Problems: a loss over a parameter pytree and a data set, and the built-in catalogue.
+
+A :class:`Problem` holds a pure ``fn(params, data) -> scalar`` plus the data it is evaluated on, the
+initial parameters, and, where one is known, the minimum. ``problem.loss(params)`` is the full-batch loss;
+``problem.batch_loss(params, batch)`` the loss on any batch of the same structure as ``problem.data``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import math
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from landscape import data as _data
+from landscape import losses as _losses
+
+Params = Any  # a pytree of arrays
+Data = Any  # a pytree of arrays with a leading sample axis, or None
+
+
+def _leaf_name(path) -> str:
+    parts = []
+    for key in path:
+        if isinstance(key, jax.tree_util.DictKey):
+            parts.append(str(key.key))
+        elif isinstance(key, jax.tree_util.GetAttrKey):
+            parts.append(key.name)
+        else:  # SequenceKey, FlattenedIndexKey
+            parts.append(str(getattr(key, "idx", getattr(key, "key", key))))
+    return ".".join(parts)
+
+
+def param_names(params: Params) -> list[str]:
+    """Names of the scalar coordinates of ``params`` in ``ravel_pytree`` order.
+
+    A scalar leaf ``{"bias": b}`` is ``"bias"``; an array leaf ``{"layer": {"w": (2, 3)}}`` gives
+    ``"layer.w[0,0]" … "layer.w[1,2]"``.
+    """
+    names = []
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        base = _leaf_name(path)
+        shape = np.shape(leaf)
+        if shape == ():
+            names.append(base)
+        else:
+            names.extend(f"{base}[{','.join(map(str, idx))}]" for idx in np.ndindex(*shape))
+    return names
+
+
+def _as_float(tree: Params) -> Params:
+    """Cast every leaf to JAX's default float dtype (float32, or float64 with ``jax_enable_x64``)."""
+    dtype = jnp.result_type(float)
+    return jax.tree_util.tree_map(lambda v: jnp.asarray(v, dtype=dtype), tree)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Problem:
+    """A loss over a parameter pytree and a data set.
+
+    Attributes:
+        name: identifier (the catalogue name for built-ins).
+        fn: pure ``fn(params, data) -> scalar`` loss.
+        params: initial parameter pytree.
+        data: pytree of arrays with a leading sample axis (``(inputs, targets)`` for models), or None.
+        minima: known global minimisers (parameter pytrees), possibly empty.
+        min_value: the loss at the minimum, where known.
+        bounds: a default view ``{param_name: (lo, hi)}`` for maps.
+        description: one line for ``landscape problems``.
+    """
+
+    name: str
+    fn: Callable[[Params, Data], jax.Array]
+    params: Params
+    data: Data = None
+    minima: tuple = ()
+    min_value: float | None = None
+    bounds: dict | None = None
+    description: str = ""
+
+    def loss(self, params: Params) -> jax.Array:
+        """Full-batch loss at ``params``."""
+        return self.fn(params, self.data)
+
+    def batch_loss(self, params: Params, batch: Data) -> jax.Array:
+        """Loss at ``params`` on ``batch`` (same structure as ``data``, any number of samples)."""
+        return self.fn(params, batch)
+
+    @property
+    def minimum(self) -> Params | None:
+        """The first known global minimiser, or None."""
+        return self.minima[0] if self.minima else None
+
+    @property
+    def names(self) -> list[str]:
+        """Names of the scalar parameters (see :func:`param_names`)."""
+        return param_names(self.params)
+
+    @property
+    def n_samples(self) -> int | None:
+        """Number of samples in ``data`` (None for data-free problems)."""
+        leaves = jax.tree_util.tree_leaves(self.data)
+        return int(np.shape(leaves[0])[0]) if leaves else None
+
+    def with_params(self, params: Params) -> "Problem":
+        """The same problem started from other parameters."""
+        return dataclasses.replace(self, params=_as_float(params))
+
+    @classmethod
+    def from_model(
+        cls,
+        model_fn: Callable[[Params, Any], jax.Array],
+        params: Params,
+        x,
+        y,
+        loss: str | Callable = "mse",
+        *,
+        name: str = "custom",
+        minima: tuple = (),
+        **loss_kwargs,
+    ) -> "Problem":
+        """A problem ``loss(model_fn(params, x), y)`` for a user model.
+
+        ``loss`` is a name from :func:`landscape.losses.names` (with ``loss_kwargs`` such as ``delta``) or a
+        callable ``loss(prediction, target) -> scalar``.
+        """
+        if not callable(model_fn):
+            raise TypeError(f"Problem.from_model: model_fn must be callable, got {type(model_fn).__name__}.")
+        loss_fn = _losses.get(loss) if isinstance(loss, str) else loss
+        if not callable(loss_fn):
+            raise TypeError(f"Problem.from_model: loss must be a loss name or a callable, got {loss!r}.")
+        if np.shape(x)[:1] != np.shape(y)[:1]:
+            raise ValueError(
+                f"Problem.from_model: x and y need the same number of samples, got shapes {np.shape(x)} and {np.shape(y)}."
+            )
+
+        def fn(p, batch):
+            inputs, targets = batch
+            return loss_fn(model_fn(p, inputs), targets, **loss_kwargs)
+
+        return cls(name=name, fn=fn, params=_as_float(params), data=(np.asarray(x), np.asarray(y)), minima=minima)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Models and stable loss functions (module-level, so repeated calls share jit caches)
+
+
+def _linear(params, x):
+    return params["weight"] * x + params["bias"]
+
+
+def _ols_line(params, x):
+    return params["intercept"] + params["slope"] * x
+
+
+def _quadratic(params, t):
+    return params["a"] * t**2 + params["b"] * t + params["c"]
+
+
+def _logistic(params, x):
+    return jax.nn.sigmoid(x @ params["weight"] + params["bias"])
+
+
+def _softmax_logits(params, x):
+    return x @ params["weight"].T + params["bias"]
+
+
+@functools.lru_cache(maxsize=None)
+def _model_loss(model: Callable, loss_name: str) -> Callable:
+    loss_fn = _losses.get(loss_name)
+
+    def fn(params, batch):
+        inputs, targets = batch
+        return loss_fn(model(params, inputs), targets)
+
+    return fn
+
+
+def _least_squares(design: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Exact minimiser and minimum MSE of ``mean((design @ β − y)²)``, in float64."""
+    design, y = np.asarray(design, np.float64), np.asarray(y, np.float64)
+    beta = np.linalg.lstsq(design, y, rcond=None)[0]
+    return beta, float(np.mean((design @ beta - y) ** 2))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Built-ins
+
+SEED_REGRESSION_LOSSES = ("mse", "l1", "huber", "smooth_l1")
+
+
+def seed_regression(loss: str = "mse") -> Problem:
+    """Seed 000: fit ``weight·x + bias`` to 50 points of ``y = 0.75x² + x + 2 + noise``; start (6, −3)."""
+    key = loss.replace("-", "_")
+    if key not in SEED_REGRESSION_LOSSES:
+        raise ValueError(f"seed_regression: loss={loss!r} is not supported; expected one of {SEED_REGRESSION_LOSSES}.")
+    x, y = _data.seed_regression_data()
+    minima, min_value = (), None
+    if key == "mse":
+        beta, min_value = _least_squares(np.column_stack((x, np.ones_like(x))), y)
+        minima = (_as_float({"weight": beta[0], "bias": beta[1]}),)
+    return Problem(
+        name="seed-regression",
+        fn=_model_loss(_linear, key),
+        params=_as_float({"weight": 6.0, "bias": -3.0}),
+        data=(x, y),
+        minima=minima,
+        min_value=min_value,
+        bounds={"bias": (-5.0, 8.0), "weight": (-5.0, 8.0)},
+        description=f"seed 000: linear fit to 50 noisy points of a parabola, {key} loss",
+    )
+
+
+def ols() -> Problem:
+    """Seed 004: ordinary least squares on 1000 points of ``y = −2 + 2x + N(0, 0.001²)``; start (9, 2)."""
+    design, y = _data.ols_data()
+    beta, min_value = _least_squares(design, y)
+    return Problem(
+        name="ols",
+        fn=_model_loss(_ols_line, "mse"),
+        params=_as_float({"intercept": 9.0, "slope": 2.0}),
+        data=(design[:, 1], y),
+        minima=(_as_float({"intercept": beta[0], "slope": beta[1]}),),
+        min_value=min_value,
+        bounds={"intercept": (-10.0, 10.0), "slope": (-10.0, 10.0)},
+        description="seed 004: least squares, intercept −2 and slope 2, noise σ=0.001",
+    )
+
+
+def quadratic_fit() -> Problem:
+    """Seed 003: fit ``a·t² + b·t + c`` to 20 noisy speeds ``0.5(t − 9.5)² + 1``; MSE."""
+    t, speed = _data.quadratic_fit_data()
+    beta, min_value = _least_squares(np.column_stack((t**2, t, np.ones_like(t))), speed)
+    return Problem(
+        name="quadratic-fit",
+        fn=_model_loss(_quadratic, "mse"),
+        params=_as_float({"a": -0.5, "b": 0.8, "c": 0.3}),
+        data=(t, speed),
+        minima=(_as_float(dict(zip("abc", beta))),),
+        min_value=min_value,
+        bounds={"a": (-1.0, 2.0), "b": (-20.0, 10.0), "c": (-50.0, 100.0)},
+        description="seed 003: quadratic a·t²+b·t+c fitted to 20 noisy speeds",
+    )
+
+
+def _bowl(params, _):
+    return params["W"] ** 2
+
+
+def bowl() -> Problem:
+    """Seed 001: ``L(W) = W²`` from W = 4."""
+    return Problem(
+        name="bowl", fn=_bowl, params=_as_float({"W": 4.0}), minima=(_as_float({"W": 0.0}),), min_value=0.0,
+        bounds={"W": (-5.0, 5.0)}, description="seed 001: L(W) = W²",
+    )
+
+
+def _rosenbrock(p, _):
+    x, y = p["x"], p["y"]
+    return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+
+
+def _beale(p, _):
+    x, y = p["x"], p["y"]
+    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
+
+
+def _himmelblau(p, _):
+    x, y = p["x"], p["y"]
+    return (x**2 + y - 11) ** 2 + (x + y**2 - 7) ** 2
+
+
+def _rastrigin(p, _):
+    x, y = p["x"], p["y"]
+    return 20 + x**2 - 10 * jnp.cos(2 * jnp.pi * x) + y**2 - 10 * jnp.cos(2 * jnp.pi * y)
+
+
+def _ackley(p, _):
+    x, y = p["x"], p["y"]
+    r2 = 0.5 * (x**2 + y**2)
+    positive = r2 > 0
+    r = jnp.where(positive, jnp.sqrt(jnp.where(positive, r2, 1.0)), 0.0)  # gradient 0, not nan, at the origin
+    return -20 * jnp.exp(-0.2 * r) - jnp.exp(0.5 * (jnp.cos(2 * jnp.pi * x) + jnp.cos(2 * jnp.pi * y))) + math.e + 20
+
+
+def _booth(p, _):
+    x, y = p["x"], p["y"]
+    return (x + 2 * y - 7) ** 2 + (2 * x + y - 5) ** 2
+
+
+def _six_hump_camel(p, _):
+    x, y = p["x"], p["y"]
+    return (4 - 2.1 * x**2 + x**4 / 3) * x**2 + x * y + (-4 + 4 * y**2) * y**2
+
+
+@functools.lru_cache(maxsize=None)
+def _ill_conditioned_fn(condition: float) -> Callable:
+    def fn(p, _):
+        return 0.5 * (p["x"] ** 2 + condition * p["y"] ** 2)
+
+    return fn
+
+
+def _test_function(name, fn, start, minima, min_value, box, description) -> Problem:
+    return Problem(
+        name=name,
+        fn=fn,
+        params=_as_float(dict(zip("xy", start))),
+        minima=tuple(_as_float(dict(zip("xy", m))) for m in minima),
+        min_value=min_value,
+        bounds={"x": box[0], "y": box[1]},
+        description=description,
+    )
+
+
+def rosenbrock() -> Problem:
+    """Rosenbrock's banana ``(1 − x)² + 100(y − x²)²``; minimum 0 at (1, 1); start (−1.2, 1)."""
+    return _test_function("rosenbrock", _rosenbrock, (-1.2, 1.0), [(1.0, 1.0)], 0.0, ((-2, 2), (-1, 3)),
+                          "Rosenbrock: curved narrow valley, minimum 0 at (1, 1)")
+
+
+def beale() -> Problem:
+    """Beale's function; minimum 0 at (3, 0.5); start (1, 1)."""
+    return _test_function("beale", _beale, (1.0, 1.0), [(3.0, 0.5)], 0.0, ((-4.5, 4.5), (-4.5, 4.5)),
+                          "Beale: flat plateaus and sharp ridges, minimum 0 at (3, 0.5)")
+
+
+def himmelblau() -> Problem:
+    """Himmelblau's function; four minima of value 0; start (0, 0)."""
+    minima = [(3.0, 2.0), (-2.805118086952745, 3.131312518250573),
+              (-3.779310253377747, -3.283185991286169), (3.5844283403304917, -1.8481265269644036)]
+    return _test_function("himmelblau", _himmelblau, (0.0, 0.0), minima, 0.0, ((-5, 5), (-5, 5)),
+                          "Himmelblau: four global minima of value 0")
+
+
+def rastrigin() -> Problem:
+    """Rastrigin's function (A = 10); minimum 0 at the origin among many local minima; start (2.2, −1.6)."""
+    return _test_function("rastrigin", _rastrigin, (2.2, -1.6), [(0.0, 0.0)], 0.0, ((-5.12, 5.12), (-5.12, 5.12)),
+                          "Rastrigin: a lattice of local minima, global minimum 0 at the origin")
+
+
+def ackley() -> Problem:
+    """Ackley's function; minimum 0 at the origin; start (2.5, −1.5)."""
+    return _test_function("ackley", _ackley, (2.5, -1.5), [(0.0, 0.0)], 0.0, ((-5, 5), (-5, 5)),
+                          "Ackley: nearly flat outer region, deep hole at the origin")
+
+
+def booth() -> Problem:
+    """Booth's function ``(x + 2y − 7)² + (2x + y − 5)²``; minimum 0 at (1, 3); start (−4, −4)."""
+    return _test_function("booth", _booth, (-4.0, -4.0), [(1.0, 3.0)], 0.0, ((-10, 10), (-10, 10)),
+                          "Booth: a tilted quadratic bowl, minimum 0 at (1, 3)")
+
+
+def six_hump_camel() -> Problem:
+    """Six-hump camel; two global minima ≈ ±(0.0898, −0.7126) of value ≈ −1.0316; start (−1.5, 1)."""
+    minima = [(0.08984201310031806, -0.7126564030207396), (-0.08984201310031806, 0.7126564030207396)]
+    return _test_function("six-hump-camel", _six_hump_camel, (-1.5, 1.0), minima, -1.0316284534898774,
+                          ((-2, 2), (-1, 1)), "six-hump camel: six local minima, two global ones")
+
+
+def ill_conditioned(condition: float = 100.0) -> Problem:
+    """The quadratic ``0.5(x² + κ·y²)`` with condition number κ; minimum 0 at the origin; start (−4, 1)."""
+    if not condition >= 1:
+        raise ValueError(f"ill_conditioned: condition must be ≥ 1, got {condition!r}.")
+    return _test_function("ill-conditioned", _ill_conditioned_fn(float(condition)), (-4.0, 1.0), [(0.0, 0.0)], 0.0,
+                          ((-5, 5), (-2, 2)), f"ill-conditioned quadratic 0.5(x² + {condition:g}·y²)")
+
+
+def logistic_regression() -> Problem:
+    """Seed 001 (BCE): logistic regression ``σ(x·w + b)`` on two 2-D Gaussian blobs; start w = (−2, 2), b = 0."""
+    x, labels = _data.classification_data(classes=2)
+    return Problem(
+        name="logistic-regression",
+        fn=_model_loss(_logistic, "bce"),
+        params=_as_float({"weight": np.array([-2.0, 2.0]), "bias": 0.0}),
+        data=(x, labels.astype(np.float32)),
+        bounds={"weight[0]": (-6.0, 6.0), "weight[1]": (-6.0, 6.0)},
+        description="seed 001: logistic regression (BCE) on 200 points in two 2-D blobs",
+    )
+
+
+def softmax_regression(classes: int = 3) -> Problem:
+    """Seed 001 (cross-entropy): softmax regression on ``classes`` 2-D Gaussian blobs; start at zero."""
+    if not (isinstance(classes, int) and classes >= 2):
+        raise ValueError(f"softmax_regression: classes must be an integer ≥ 2, got {classes!r}.")
+    x, labels = _data.classification_data(n=100 * classes, classes=classes)
+    return Problem(
+        name="softmax-regression",
+        fn=_model_loss(_softmax_logits, "cross_entropy"),
+        params=_as_float({"weight": np.zeros((classes, 2)), "bias": np.zeros(classes)}),
+        data=(x, labels),
+        bounds={"weight[0,0]": (-6.0, 6.0), "weight[0,1]": (-6.0, 6.0)},
+        description=f"seed 001: softmax regression (cross-entropy) on {classes} 2-D blobs",
+    )
+
+
+_BUILTINS: dict[str, Callable[..., Problem]] = {
+    "seed-regression": seed_regression,
+    "ols": ols,
+    "quadratic-fit": quadratic_fit,
+    "bowl": bowl,
+    "rosenbrock": rosenbrock,
+    "beale": beale,
+    "himmelblau": himmelblau,
+    "rastrigin": rastrigin,
+    "ackley": ackley,
+    "booth": booth,
+    "six-hump-camel": six_hump_camel,
+    "ill-conditioned": ill_conditioned,
+    "logistic-regression": logistic_regression,
+    "softmax-regression": softmax_regression,
+}
+
+
+def names() -> tuple[str, ...]:
+    """Names of the built-in problems."""
+    return tuple(_BUILTINS)
+
+
+def get(name: str, **kwargs) -> Problem:
+    """The built-in problem called ``name`` (``_`` and ``-`` are interchangeable), built with ``kwargs``."""
+    key = str(name).replace("_", "-").lower()
+    if key not in _BUILTINS:
+        raise ValueError(f"unknown problem {name!r}; expected one of: {', '.join(_BUILTINS)}.")
+    options = tuple(inspect.signature(_BUILTINS[key]).parameters)
+    unknown = sorted(set(kwargs) - set(options))
+    if unknown:
+        raise ValueError(f"problem {key!r} takes no option {unknown[0]!r}; its options: {', '.join(options) or 'none'}.")
+    return _BUILTINS[key](**kwargs)
