@@ -21,7 +21,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from landscape import io as _io
-from landscape._version import __version__
 from landscape.problems import Params, Problem, param_names
 
 DEFAULT_MEMORY_BUDGET = 512 * 2**20  # bytes of device memory one chunk may use
@@ -100,8 +99,7 @@ class LossMap:
         if missing:
             raise ValueError(f"{str(path)!r} is a damaged LossMap: missing arrays {sorted(missing)}.")
         labels = {key: meta.pop(key, "") for key in ("x_label", "y_label")}
-        for key in ("kind", "version"):
-            meta.pop(key, None)
+        meta.pop("kind")  # "version" stays: the version that wrote the file
         return cls(arrays["values"], arrays["xs"], arrays["ys"], **labels,
                    grad_x=arrays.get("grad_x"), grad_y=arrays.get("grad_y"), meta=meta)
 
@@ -304,7 +302,6 @@ def loss_map(
         "x_axis": _axis_meta(x),
         "y_axis": _axis_meta(y),
         "center": {name: float(v) for name, v in zip(names, _flatten(center, np.float64)[0])} if len(names) <= 64 else None,
-        "version": __version__,
     }
     return LossMap(grid[0], x.values, y.values, x.name, y.name,
                    grad_x=grid[1] if grad else None, grad_y=grid[2] if grad else None, meta=meta)

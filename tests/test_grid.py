@@ -1,0 +1,211 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import landscape as ls
+from landscape import grid, problems
+
+
+def numpy_seed_map(xs, ys, loss=lambda r: np.mean(r**2)):
+    """Seed 000's double loop in NumPy float64: rows are weights (y), columns biases (x)."""
+    x, y = (a.astype(np.float64) for a in problems.seed_regression().data)
+    out = np.empty((len(ys), len(xs)))
+    for i, w in enumerate(ys):
+        for j, b in enumerate(xs):
+            out[i, j] = loss(w * x + b - y)
+    return out
+
+
+def test_named_axes_match_numpy_double_loop_exactly_in_float64(x64):
+    prob = problems.seed_regression()
+    m = ls.loss_map(prob, ls.Axis("bias", -5, 8, 7), ls.Axis("weight", -5, 8, 5))
+    assert m.values.shape == (5, 7) and m.values.dtype == np.float64
+    np.testing.assert_array_equal(m.xs, np.linspace(-5, 8, 7))
+    np.testing.assert_array_equal(m.ys, np.linspace(-5, 8, 5))
+    np.testing.assert_allclose(m.values, numpy_seed_map(m.xs, m.ys), rtol=1e-13)
+    assert (m.x_label, m.y_label) == ("bias", "weight")
+
+
+def test_float32_map_within_float32_tolerance():
+    prob = problems.seed_regression(loss="huber")
+    m = ls.loss_map(prob, ls.Axis("bias", -5, 8, 33), ls.Axis("weight", -5, 8, 21))
+    assert m.values.dtype == np.float32
+    huber = lambda r: np.mean(np.where(np.abs(r) < 1, 0.5 * r**2, np.abs(r) - 0.5))
+    np.testing.assert_allclose(m.values, numpy_seed_map(m.xs, m.ys, huber), rtol=2e-6)
+
+
+def test_seed_000_map_orientation():
+    """Seed 000 builds losses[wi][wb] and reverses the rows for imshow; ours is values[weight, bias], y upwards."""
+    m = ls.loss_map(problems.seed_regression(), ls.Axis("bias", -5, 8, 101), ls.Axis("weight", -5, 8, 101))
+    i, j = divmod(int(np.argmin(m.values)), 101)
+    assert (round(m.ys[i], 2), round(m.xs[j], 2)) == (0.98, 2.54)  # nearest grid point to (w, b) ≈ (0.93, 2.48)
+    assert m.argmin[:2] == (m.xs[j], m.ys[i])
+
+
+def test_third_parameter_fixed_at_center(x64):
+    prob = problems.quadratic_fit()
+    center = {"a": 0.4, "b": -3.0, "c": 7.5}
+    m = ls.loss_map(prob, ls.Axis("b", -10, 5, 6), ls.Axis("a", -1, 2, 4), center=center)
+    t, speed = prob.data
+    expected = np.array([[np.mean((a * t**2 + b * t + 7.5 - speed) ** 2) for b in m.xs] for a in m.ys])
+    np.testing.assert_allclose(m.values, expected, rtol=1e-13)
+    # default center is the problem's own parameters
+    m0 = ls.loss_map(prob, ls.Axis("b", -10, 5, 6), ls.Axis("a", -1, 2, 4))
+    c0 = float(prob.params["c"])
+    expected0 = np.array([[np.mean((a * t**2 + b * t + c0 - speed) ** 2) for b in m.xs] for a in m.ys])
+    np.testing.assert_allclose(m0.values, expected0, rtol=1e-13)
+
+
+def test_direction_axes_are_offsets_from_center(x64):
+    prob = problems.softmax_regression()
+    key = jax.random.PRNGKey(0)
+    center = jax.tree_util.tree_map(lambda p: p + 0.3, prob.params)
+    dx, dy = ls.random_directions(center, key)
+    m = ls.loss_map(prob, ls.Axis(dx, -1, 1, 5, label="α"), ls.Axis(dy, -1, 1, 3), center=center)
+    assert (m.x_label, m.y_label) == ("α", "direction")
+    for i, b in enumerate(m.ys):
+        for j, a in enumerate(m.xs):
+            point = jax.tree_util.tree_map(lambda c, u, v: c + a * u + b * v, center, dx, dy)
+            np.testing.assert_allclose(m.values[i, j], float(prob.loss(point)), rtol=1e-12)
+
+
+def test_named_axis_equals_unit_direction_through_zeroed_center(x64):
+    prob = problems.seed_regression()
+    named = ls.loss_map(prob, ls.Axis("bias", -2, 3, 6), ls.Axis("weight", 0, 1, 4))
+    unit_b = {"bias": 1.0, "weight": 0.0}
+    unit_w = {"bias": 0.0, "weight": 1.0}
+    direct = ls.loss_map(prob, ls.Axis(unit_b, -2, 3, 6), ls.Axis(unit_w, 0, 1, 4), center={"bias": 0.0, "weight": 0.0})
+    np.testing.assert_allclose(named.values, direct.values, rtol=1e-14)
+
+
+def test_random_directions_filter_normalisation():
+    params = {"w": jnp.arange(1.0, 13.0).reshape(3, 4), "b": jnp.array([3.0, 4.0])}
+    dx, dy = ls.random_directions(params, jax.random.PRNGKey(1))
+    np.testing.assert_allclose(np.linalg.norm(dx["w"], axis=1), np.linalg.norm(params["w"], axis=1), rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(dy["b"]), 5.0, rtol=1e-5)
+    assert not np.allclose(dx["w"], dy["w"])
+    layer, _ = ls.random_directions(params, jax.random.PRNGKey(1), normalization="layer")
+    np.testing.assert_allclose(np.linalg.norm(layer["w"]), np.linalg.norm(params["w"]), rtol=1e-5)
+    raw, _ = ls.random_directions(params, jax.random.PRNGKey(1), normalization=None)
+    assert abs(np.linalg.norm(raw["w"]) - np.linalg.norm(params["w"])) > 1
+    with pytest.raises(ValueError, match="normalization"):
+        ls.random_directions(params, jax.random.PRNGKey(1), normalization="batch")
+
+
+def test_chunked_equals_unchunked():
+    prob = problems.rosenbrock()
+    x, y = ls.Axis("x", -2, 2, 37), ls.Axis("y", -1, 3, 29)
+    whole = ls.loss_map(prob, x, y)
+    for chunk in (1, 7, 100, 1072):
+        np.testing.assert_array_equal(ls.loss_map(prob, x, y, chunk_size=chunk).values, whole.values)
+    small_budget = ls.loss_map(prob, x, y, memory_budget=4096)
+    np.testing.assert_array_equal(small_budget.values, whole.values)
+
+
+def test_budget_sets_chunk_size(monkeypatch):
+    prob = problems.seed_regression()
+    chunks = []
+    original = grid._compile
+    monkeypatch.setattr(grid, "_compile", lambda args, static, chunk: chunks.append(chunk) or original(args, static, chunk))
+    ls.loss_map(prob, ls.Axis("bias", -5, 8, 300), ls.Axis("weight", -5, 8, 300), memory_budget=2**20)
+    final = chunks[-1]
+    assert final < 300 * 300 and final & (final - 1) == 0  # a power of two below the point count
+    per_point = grid._bytes_per_point(original(*_probe_args(prob), final), final)
+    assert final * per_point <= 2**20
+
+
+def _probe_args(prob):
+    import jax.numpy as jnp
+
+    origin, treedef, shapes = grid._flatten(prob.params, np.float32)
+    data = jax.tree_util.tree_map(jnp.asarray, prob.data)
+    args = (data, jnp.asarray(origin), jnp.zeros(2), jnp.zeros(2), jnp.zeros(300), jnp.zeros(300))
+    return args, dict(fn=prob.fn, treedef=treedef, shapes=shapes, with_grad=False)
+
+
+def test_second_call_with_same_shapes_does_not_recompile(count_compiles):
+    prob = problems.booth()
+    ls.loss_map(prob, ls.Axis("x", -10, 10, 40), ls.Axis("y", -10, 10, 30))
+    with count_compiles() as counter:
+        again = ls.loss_map(prob, ls.Axis("x", -5, 5, 40), ls.Axis("y", -3, 3, 30), center={"x": 1.0, "y": 2.0})
+        ls.loss_map(problems.booth(), ls.Axis("x", -5, 5, 40), ls.Axis("y", -3, 3, 30))
+    assert counter.count == 0
+    assert again.values[0, 0] == pytest.approx(float(prob.loss({"x": -5.0, "y": -3.0})))
+    with count_compiles() as counter:
+        ls.loss_map(prob, ls.Axis("x", -5, 5, 41), ls.Axis("y", -3, 3, 30))
+    assert counter.count >= 1  # the counter does see compilations
+
+
+def test_gradient_field_matches_closed_form(x64):
+    prob = problems.seed_regression()
+    m = ls.loss_map(prob, ls.Axis("bias", -5, 8, 6), ls.Axis("weight", -5, 8, 4), grad=True)
+    x, y = (a.astype(np.float64) for a in prob.data)
+    for i, w in enumerate(m.ys):
+        for j, b in enumerate(m.xs):
+            r = w * x + b - y
+            np.testing.assert_allclose(m.grad_x[i, j], 2 * np.mean(r), rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(m.grad_y[i, j], 2 * np.mean(r * x), rtol=1e-12, atol=1e-12)
+    plain = ls.loss_map(prob, ls.Axis("bias", -5, 8, 6), ls.Axis("weight", -5, 8, 4))
+    np.testing.assert_array_equal(plain.values, m.values)
+    assert plain.grad_x is None
+
+
+def test_gradient_field_along_directions_is_directional_derivative():
+    prob = problems.himmelblau()
+    dx, dy = {"x": 1.0, "y": 1.0}, {"x": 1.0, "y": -1.0}
+    m = ls.loss_map(prob, ls.Axis(dx, -1, 1, 3), ls.Axis(dy, -1, 1, 3), center={"x": 0.5, "y": 0.5}, grad=True)
+    g = jax.grad(prob.loss)({"x": 0.5 + 1.0 - 1.0, "y": 0.5 + 1.0 + 1.0})  # a = 1, b = -1
+    np.testing.assert_allclose(m.grad_x[0, 2], float(g["x"] + g["y"]), rtol=1e-5)
+    np.testing.assert_allclose(m.grad_y[0, 2], float(g["x"] - g["y"]), rtol=1e-5)
+
+
+def test_progress_bar(capsys):
+    prob = problems.booth()
+    ls.loss_map(prob, ls.Axis("x", 0, 1, 10), ls.Axis("y", 0, 1, 10), progress=True, chunk_size=25)
+    assert "4/4" in capsys.readouterr().err
+    ls.loss_map(prob, ls.Axis("x", 0, 1, 10), ls.Axis("y", 0, 1, 10), progress=False, chunk_size=25)
+    ls.loss_map(prob, ls.Axis("x", 0, 1, 10), ls.Axis("y", 0, 1, 10), chunk_size=25)  # fast: no bar
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(target="bias", lo=1, hi=1, num=5), "lo must be less than hi"),
+        (dict(target="bias", lo=0, hi=1, num=1), r"num must be an integer ≥ 2, got 1"),
+        (dict(target="bias", lo=0, hi=1, num=2.5), "num must be an integer"),
+        (dict(target="bias", lo=float("nan"), hi=1, num=5), "lo must be a finite number"),
+    ],
+)
+def test_axis_validation(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ls.Axis(**kwargs)
+
+
+def test_loss_map_argument_errors():
+    prob = problems.seed_regression()
+    b, w = ls.Axis("bias", 0, 1, 3), ls.Axis("weight", 0, 1, 3)
+    with pytest.raises(ValueError, match=r"'slope' is not a parameter of problem 'seed-regression'.*bias, weight"):
+        ls.loss_map(prob, ls.Axis("slope", 0, 1, 3), w)
+    with pytest.raises(ValueError, match="both vary parameter 'bias'"):
+        ls.loss_map(prob, b, b)
+    with pytest.raises(ValueError, match="direction must have the parameters' structure"):
+        ls.loss_map(prob, ls.Axis({"bias": 1.0}, 0, 1, 3), w)
+    with pytest.raises(ValueError, match="all zeros"):
+        ls.loss_map(prob, ls.Axis({"bias": 0.0, "weight": 0.0}, 0, 1, 3), w)
+    with pytest.raises(TypeError, match="x must be an Axis"):
+        ls.loss_map(prob, ("bias", 0, 1, 3), w)
+    with pytest.raises(ValueError, match="memory_budget must be a positive number of bytes, got -1"):
+        ls.loss_map(prob, b, w, memory_budget=-1)
+    with pytest.raises(MemoryError, match=r"1000000×1000000 grid needs .* GiB"):
+        ls.loss_map(prob, ls.Axis("bias", 0, 1, 10**6), ls.Axis("weight", 0, 1, 10**6))
+    with pytest.raises(MemoryError, match="raise memory_budget"):
+        ls.loss_map(prob, b, w, memory_budget=1)
+
+
+def test_metadata_records_problem_axes_and_dtype():
+    m = ls.loss_map(problems.ols(), ls.Axis("intercept", -10, 10, 3), ls.Axis("slope", -10, 10, 4))
+    assert m.meta["problem"] == "ols" and m.meta["dtype"] == "float32"
+    assert m.meta["x_axis"] == {"target": "intercept", "lo": -10.0, "hi": 10.0, "num": 3, "label": "intercept"}
+    assert m.meta["center"] == {"intercept": 9.0, "slope": 2.0}
