@@ -1,14 +1,15 @@
 """landscape: loss landscapes and optimizer trajectories in JAX."""
 
-from landscape import data, io, losses, problems
+from landscape import data, io, losses, optim, problems
 from landscape._version import __version__
 from landscape.gradcheck import GradCheck, check_grad
 from landscape.grid import Axis, LossMap, loss_map, random_directions
 from landscape.problems import Problem
+from landscape.trajectories import Trajectory, run
 
 __all__ = [
-    "Axis", "GradCheck", "LossMap", "Problem", "__version__", "check_grad", "data", "io", "loss_map",
-    "losses", "problems", "random_directions",
+    "Axis", "GradCheck", "LossMap", "Problem", "Trajectory", "__version__", "check_grad", "data", "io",
+    "loss_map", "losses", "optim", "problems", "random_directions", "run",
 ]
 
 

@@ -1,0 +1,238 @@
+"""Optimizer trajectories: ``lax.scan`` over steps, ``vmap`` over optimizers, initial points and seeds.
+
+``run(problem, optimizer, steps)`` is written for one trajectory and batched with ``vmap``: an optimizer whose
+fields are arrays is a batch of optimizers, ``init`` with a leading axis is a batch of starting points and a
+sequence of seeds is a batch of mini-batch shuffles. All of them run in one compiled call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from landscape import data as _data
+from landscape import optim as _optim
+from landscape.problems import Params, Problem, _as_float
+
+STATUS_NAMES = ("ok", "diverged")
+OK, DIVERGED = 0, 1
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Trajectory:
+    """Recorded optimizer paths.
+
+    Batch axes come first, in the order (optimizer, init, seed), each present only when batched; then time.
+
+    Attributes:
+        params: pytree like the problem's params, each leaf ``(*batch, T, *leaf_shape)``.
+        loss: ``(*batch, T)`` full-data loss at each recorded step (NaN from the step of divergence on).
+        grad_norm: ``(*batch, T)`` Euclidean norm of the full-data gradient at each recorded step.
+        steps: ``(T,)`` the step number of each record (0, every, 2·every, …, steps).
+        status: ``(*batch,)`` 0 = ok, 1 = diverged (see ``STATUS_NAMES``).
+        diverged_at: ``(*batch,)`` first step whose loss or parameters were not finite, −1 if none. Updates
+            stop there: ``params`` stay at the last finite values.
+        batch_axes: names of the batch axes, e.g. ``("optimizer",)``.
+        optimizer: the optimizer (or batch of optimizers) that was run.
+        meta: problem name, batch size, seeds, ….
+    """
+
+    params: Params
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    steps: np.ndarray
+    status: np.ndarray
+    diverged_at: np.ndarray
+    batch_axes: tuple
+    optimizer: Any
+    meta: dict
+
+    @property
+    def batch_shape(self) -> tuple:
+        return self.status.shape
+
+    @property
+    def diverged(self) -> np.ndarray:
+        return self.status == DIVERGED
+
+    @property
+    def final_loss(self) -> np.ndarray:
+        return self.loss[..., -1]
+
+
+def _tree_finite(tree) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)]))
+
+
+def _global_norm(tree) -> jax.Array:
+    return jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree_util.tree_leaves(tree)))
+
+
+def _trajectory(fn, data, opt, params, key, permutations, *, steps, every, batch_size, n_samples):
+    """One optimizer from one starting point: records at steps 0, every, …, steps."""
+    full = jax.value_and_grad(lambda p: fn(p, data))
+    minibatch = batch_size is not None
+
+    def batch_value_and_grad(p, t):
+        epoch, k = divmod(t, _data.batches_per_epoch(n_samples, batch_size))
+        order = permutations[epoch] if permutations is not None else jax.random.permutation(
+            jax.random.fold_in(key, epoch), n_samples)
+        return _data.minibatch_value_and_grad(fn, p, data, order, k, batch_size)
+
+    def step(carry, t):
+        p, state, loss, grad, diverged_at = carry
+        batch_loss, batch_grad = batch_value_and_grad(p, t) if minibatch else (loss, grad)
+        new_p, new_state = opt.update(batch_grad, state, p, loss=batch_loss)
+        new_loss, new_grad = full(new_p) if not minibatch else (batch_loss, grad)
+        alive = diverged_at < 0
+        finite = _tree_finite(new_p) & jnp.isfinite(new_loss)
+        keep = alive & finite
+        select = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b), new, old)  # noqa: E731
+        diverged_at = jnp.where(alive & ~finite, t + 1, diverged_at)
+        return (select(new_p, p), select(new_state, state), jnp.where(keep, new_loss, loss),
+                select(new_grad, grad), diverged_at), None
+
+    def record(carry):
+        p, _, loss, grad, diverged_at = carry
+        if minibatch:
+            loss, grad = full(p)
+        return p, jnp.where(diverged_at >= 0, jnp.nan, loss), _global_norm(grad)
+
+    def block(carry, t0):
+        carry, _ = jax.lax.scan(step, carry, t0 + jnp.arange(every, dtype=jnp.int32))
+        return carry, record(carry)
+
+    loss0, grad0 = full(params)
+    start = jnp.where(jnp.isfinite(loss0) & _tree_finite(params), -1, 0).astype(jnp.int32)
+    carry = (params, opt.init(params), loss0, grad0, start)
+    first = record(carry)
+    carry, history = jax.lax.scan(block, carry, every * jnp.arange(steps // every, dtype=jnp.int32))
+    history = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, history)
+    return (*history, carry[-1])
+
+
+@functools.partial(jax.jit, static_argnames=("fn", "steps", "every", "batch_size", "n_samples", "batched"))
+def _run_compiled(fn, data, opt, params, keys, permutations, *, steps, every, batch_size, n_samples, batched):
+    one = functools.partial(_trajectory, fn, data, steps=steps, every=every, batch_size=batch_size,
+                            n_samples=n_samples)
+    opt_batched, init_batched, seed_batched = batched
+    mapped = lambda o, p, k: one(o, p, k, permutations)  # noqa: E731
+    if seed_batched:
+        mapped = jax.vmap(mapped, in_axes=(None, None, 0))
+    if init_batched:
+        mapped = jax.vmap(mapped, in_axes=(None, 0, None))
+    if opt_batched:
+        mapped = jax.vmap(mapped, in_axes=(0, None, None))
+    return mapped(opt, params, keys)
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"run: {name} must be an integer ≥ {minimum}, got {value!r}.")
+
+
+def _init_batch(problem: Problem, init) -> tuple[Params, bool]:
+    """Cast ``init`` and tell whether it is a batch (every leaf has one extra leading axis)."""
+    if init is None:
+        return problem.params, False
+    init = _as_float(init)
+    ref_leaves, ref_def = jax.tree_util.tree_flatten(problem.params)
+    leaves, treedef = jax.tree_util.tree_flatten(init)
+    if treedef != ref_def:
+        raise ValueError(f"run: init must have the structure of the problem's parameters {ref_def}, got {treedef}.")
+    shapes = [(np.shape(a), np.shape(r)) for a, r in zip(leaves, ref_leaves)]
+    if all(s == r for s, r in shapes):
+        return init, False
+    if all(s[1:] == r for s, r in shapes) and len({s[0] for s, _ in shapes if s}) == 1:
+        return init, True
+    raise ValueError(
+        "run: init leaves must have the parameters' shapes, or those shapes with one common leading batch axis; "
+        f"got {[s for s, _ in shapes]} for parameter shapes {[r for _, r in shapes]}."
+    )
+
+
+def run(
+    problem: Problem,
+    optimizer: _optim.Optimizer,
+    steps: int,
+    *,
+    init: Params | None = None,
+    batch_size: int | None = None,
+    seed: int | Any = 0,
+    every: int = 1,
+    permutations: Any = None,
+) -> Trajectory:
+    """Run ``optimizer`` on ``problem`` for ``steps`` steps; record every ``every``-th step (``steps`` divisible by it).
+
+    Args:
+        problem: the problem (full-batch loss ``problem.loss``).
+        optimizer: an optimizer from :mod:`landscape.optim`; array fields make a batch of optimizers.
+        steps: number of optimizer steps.
+        init: starting parameters (default ``problem.params``), or a batch of them with a leading axis.
+        batch_size: mini-batch size, with ``torch.utils.data.DataLoader(shuffle=True, drop_last=False)``
+            semantics: a new permutation every epoch, ⌈N/B⌉ steps per epoch, the short last batch averaged over
+            its own size. None: full batch.
+        seed: seed of the shuffles, or a sequence of seeds (a batch axis).
+        every: record every ``every``-th step (the loss is always recorded on the full data set).
+        permutations: explicit shuffles, an integer array ``(epochs, N)`` used instead of the seeds' (to
+            replay a torch run's order); it must cover every epoch the run touches.
+
+    Returns:
+        A :class:`Trajectory`.
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"run: problem must be a landscape Problem, got {type(problem).__name__}.")
+    if not isinstance(optimizer, _optim.Optimizer):
+        raise TypeError(
+            f"run: optimizer must be an optimizer from landscape.optim (e.g. ls.optim.SGD(lr=0.1)), got {optimizer!r}."
+        )
+    _check_int("steps", steps, 0)
+    _check_int("every", every, 1)
+    if steps % every:
+        raise ValueError(f"run: steps={steps} must be a multiple of every={every}.")
+    n_samples = problem.n_samples
+    if batch_size is not None:
+        if n_samples is None:
+            raise ValueError(f"run: batch_size={batch_size!r} needs a problem with data; {problem.name!r} has none.")
+        _check_int("batch_size", batch_size, 1)
+        if batch_size > n_samples:
+            raise ValueError(f"run: batch_size={batch_size} exceeds the {n_samples} samples of {problem.name!r}.")
+    seeds = np.asarray(seed)
+    if seeds.ndim > 1 or not np.issubdtype(seeds.dtype, np.integer) or seeds.size == 0:
+        raise ValueError(f"run: seed must be an integer or a non-empty 1-D sequence of integers, got {seed!r}.")
+    if permutations is not None:
+        permutations = _data.check_permutations(permutations, n_samples, batch_size, steps)
+
+    params, init_batched = _init_batch(problem, init)
+    opt_shape = _optim.batch_shape(optimizer)
+    opt = optimizer
+    if opt_shape:
+        opt = jax.tree_util.tree_map(lambda a: jnp.reshape(a, (-1,)), _optim.broadcast(optimizer))
+    keys = jax.vmap(jax.random.PRNGKey)(seeds) if seeds.ndim else jax.random.PRNGKey(seeds)
+    batched = (bool(opt_shape), init_batched, seeds.ndim == 1)
+    data = jax.tree_util.tree_map(jnp.asarray, problem.data)
+    out = _run_compiled(problem.fn, data, opt, params, keys, permutations, steps=steps, every=every,
+                        batch_size=batch_size, n_samples=n_samples, batched=batched)
+    path, loss, grad_norm, diverged_at = jax.device_get(out)
+
+    batch_shape = tuple(opt_shape) + (
+        (jax.tree_util.tree_leaves(params)[0].shape[0],) if init_batched else ()) + seeds.shape
+    n_batch = sum(batched)  # leading axes of the compiled outputs: flat optimizer, init, seed
+    shape = lambda a: np.reshape(a, batch_shape + a.shape[n_batch:])  # noqa: E731
+    return Trajectory(
+        params=jax.tree_util.tree_map(shape, path),
+        loss=shape(loss),
+        grad_norm=shape(grad_norm),
+        steps=np.arange(0, steps + 1, every),
+        status=shape(np.where(diverged_at >= 0, DIVERGED, OK).astype(np.int8)),
+        diverged_at=shape(diverged_at),
+        batch_axes=tuple(name for name, b in zip(("optimizer", "init", "seed"), batched) if b),
+        optimizer=optimizer,
+        meta={"problem": problem.name, "optimizer": type(optimizer).__name__, "steps": steps, "every": every,
+              "batch_size": batch_size, "seed": seeds.tolist()},
+    )
