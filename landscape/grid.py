@@ -24,7 +24,10 @@ from landscape import io as _io
 from landscape.problems import Params, Problem, param_names
 
 DEFAULT_MEMORY_BUDGET = 512 * 2**20  # bytes of device memory one chunk may use
-_MAX_CHUNK = 2**22  # points per chunk, whatever the budget, so progress stays visible
+# Points per chunk, whatever the budget: on CPU, chunks of 2^18–2^20 points keep the per-point accumulators in
+# cache (measured: 2^20 is 2× faster than 2^22 on seed_regression); accelerators want bigger launches.
+_MAX_CHUNK = {"cpu": 2**20}
+_MAX_CHUNK_ACCELERATOR = 2**24
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,17 +177,41 @@ def _resolve_axis(axis: Axis, which: str, problem: Problem, treedef, shapes, nam
     return direction, None
 
 
-@functools.partial(jax.jit, static_argnames=("fn", "treedef", "shapes", "chunk", "with_grad"))
-def _evaluate_chunk(data, origin, dx, dy, xs, ys, start, *, fn, treedef, shapes, chunk, with_grad):
+_SAMPLE_UNROLL = 10  # samples per unrolled step of the accumulation loop (fastest on CPU, measured)
+
+
+@functools.partial(jax.jit, static_argnames=("fn", "treedef", "shapes", "chunk", "with_grad", "sample_mean"))
+def _evaluate_chunk(data, origin, dx, dy, xs, ys, start, *, fn, treedef, shapes, chunk, with_grad, sample_mean):
+    """Loss (and, with ``with_grad``, its derivatives along dx and dy) at ``chunk`` consecutive grid points.
+
+    With ``sample_mean`` the loss is accumulated one sample at a time, every step vectorised over the chunk's
+    points, instead of reducing each point's samples separately: the same sum, several times faster.
+    """
     nx = xs.shape[0]
     last = xs.shape[0] * ys.shape[0] - 1
     k = jnp.minimum(start + jnp.arange(chunk), last)  # the final chunk repeats the last point as padding
+    thetas = origin + xs[k % nx, None] * dx + ys[k // nx, None] * dy  # (chunk, n_params)
 
-    def point_loss(a, b):
-        return fn(_unflatten(origin + a * dx + b * dy, treedef, shapes), data)
+    def loss_at(theta, batch):
+        return fn(_unflatten(theta, treedef, shapes), batch)
 
-    point = jax.value_and_grad(point_loss, argnums=(0, 1)) if with_grad else point_loss
-    return jax.vmap(point)(xs[k % nx], ys[k // nx])
+    point = jax.vmap(jax.value_and_grad(loss_at) if with_grad else loss_at, in_axes=(0, None))
+    if sample_mean:
+        n = jax.tree_util.tree_leaves(data)[0].shape[0]
+
+        def add_sample(total, s):
+            batch = jax.tree_util.tree_map(lambda d: jax.lax.dynamic_slice_in_dim(d, s, 1), data)
+            return jax.tree_util.tree_map(jnp.add, total, point(thetas, batch)), None
+
+        zero = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(point, thetas, data))
+        total, _ = jax.lax.scan(add_sample, zero, jnp.arange(n), unroll=min(n, _SAMPLE_UNROLL))
+        result = jax.tree_util.tree_map(lambda t: t / n, total)
+    else:
+        result = point(thetas, data)
+    if with_grad:
+        value, grad = result
+        return value, (grad @ dx, grad @ dy)
+    return result
 
 
 def _available_memory() -> int:
@@ -222,6 +249,7 @@ def loss_map(
     memory_budget: int | None = None,
     chunk_size: int | None = None,
     progress: bool | None = None,
+    accumulate_samples: bool | None = None,
 ) -> LossMap:
     """Evaluate ``problem.loss`` on the grid ``x × y`` of a plane through ``center`` (default ``problem.params``).
 
@@ -233,6 +261,8 @@ def loss_map(
         memory_budget: bytes of device memory one chunk of points may use (default 512 MiB).
         chunk_size: points per chunk, overriding the budget.
         progress: show a progress bar (None: only when the map takes more than about a second).
+        accumulate_samples: for problems whose loss is a mean over samples (``problem.sample_mean``), sum it one
+            sample at a time, vectorised over points (None: whenever it applies; False: one vmapped loss per point).
 
     Returns:
         A :class:`LossMap` with ``values`` of shape ``(y.num, x.num)``.
@@ -269,7 +299,11 @@ def loss_map(
     data = jax.tree_util.tree_map(jnp.asarray, problem.data)
     args = (data, jnp.asarray(origin), jnp.asarray(dx), jnp.asarray(dy),
             jnp.asarray(x.values, dtype), jnp.asarray(y.values, dtype))
-    static = dict(fn=problem.fn, treedef=treedef, shapes=shapes, with_grad=grad)
+    static = dict(fn=problem.fn, treedef=treedef, shapes=shapes, with_grad=grad,
+                  sample_mean=problem.sample_mean and problem.n_samples is not None and accumulate_samples is not False)
+    if accumulate_samples and not static["sample_mean"]:
+        raise ValueError(f"loss_map: accumulate_samples=True needs a problem whose loss is a mean over samples; "
+                         f"{problem.name!r} does not declare sample_mean.")
     chunk = chunk_size or _chunk_for_budget(args, static, n_points, budget)
     compiled = _compile(args, static, min(chunk, n_points))
 
@@ -357,5 +391,6 @@ def _chunk_for_budget(args, static, n_points: int, budget: int) -> int:
             f"loss_map: one point needs about {_fmt_bytes(per_point)}, more than memory_budget={budget} bytes; "
             "raise memory_budget."
         )
-    chunk = min(n_points, _MAX_CHUNK, int(budget // per_point))
+    max_chunk = _MAX_CHUNK.get(jax.default_backend(), _MAX_CHUNK_ACCELERATOR)
+    chunk = min(n_points, max_chunk, int(budget // per_point))
     return chunk if chunk == n_points else 1 << (chunk.bit_length() - 1)  # a power of two: few distinct shapes

@@ -72,6 +72,8 @@ class Problem:
         min_value: the loss at the minimum, where known.
         bounds: a default view ``{param_name: (lo, hi)}`` for maps.
         description: one line for ``landscape problems``.
+        sample_mean: True when ``fn(params, data)`` is the mean over samples ``s`` of ``fn(params, data[s:s+1])``;
+            loss maps then accumulate it one sample at a time, vectorised over points (several times faster).
     """
 
     name: str
@@ -82,6 +84,7 @@ class Problem:
     min_value: float | None = None
     bounds: dict | None = None
     description: str = ""
+    sample_mean: bool = False
 
     def loss(self, params: Params) -> jax.Array:
         """Full-batch loss at ``params``."""
@@ -122,12 +125,15 @@ class Problem:
         *,
         name: str = "custom",
         minima: tuple = (),
+        sample_mean: bool | None = None,
         **loss_kwargs,
     ) -> "Problem":
         """A problem ``loss(model_fn(params, x), y)`` for a user model.
 
         ``loss`` is a name from :func:`landscape.losses.names` (with ``loss_kwargs`` such as ``delta``) or a
-        callable ``loss(prediction, target) -> scalar``.
+        callable ``loss(prediction, target) -> scalar``. ``sample_mean`` (see :class:`Problem`) defaults to True
+        for the per-sample mean losses (mse, l1, huber, smooth_l1, bce and bce_with_logits without ``weight``)
+        and False otherwise; set it for a model that treats samples independently with a custom mean loss.
         """
         if not callable(model_fn):
             raise TypeError(f"Problem.from_model: model_fn must be callable, got {type(model_fn).__name__}.")
@@ -143,7 +149,14 @@ class Problem:
             inputs, targets = batch
             return loss_fn(model_fn(p, inputs), targets, **loss_kwargs)
 
-        return cls(name=name, fn=fn, params=_as_float(params), data=(np.asarray(x), np.asarray(y)), minima=minima)
+        if sample_mean is None:
+            sample_mean = (isinstance(loss, str) and loss.replace("-", "_") in _SAMPLE_MEAN_LOSSES
+                           and "weight" not in loss_kwargs and loss_kwargs.get("reduction", "mean") == "mean")
+        return cls(name=name, fn=fn, params=_as_float(params), data=(np.asarray(x), np.asarray(y)), minima=minima,
+                   sample_mean=sample_mean)
+
+
+_SAMPLE_MEAN_LOSSES = ("mse", "l1", "huber", "smooth_l1", "bce", "bce_with_logits")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -213,6 +226,7 @@ def seed_regression(loss: str = "mse") -> Problem:
         min_value=min_value,
         bounds={"bias": (-5.0, 8.0), "weight": (-5.0, 8.0)},
         description=f"seed 000: linear fit to 50 noisy points of a parabola, {key} loss",
+        sample_mean=True,
     )
 
 
@@ -229,6 +243,7 @@ def ols() -> Problem:
         min_value=min_value,
         bounds={"intercept": (-10.0, 10.0), "slope": (-10.0, 10.0)},
         description="seed 004: least squares, intercept −2 and slope 2, noise σ=0.001",
+        sample_mean=True,
     )
 
 
@@ -245,6 +260,7 @@ def quadratic_fit() -> Problem:
         min_value=min_value,
         bounds={"a": (-1.0, 2.0), "b": (-20.0, 10.0), "c": (-50.0, 100.0)},
         description="seed 003: quadratic a·t²+b·t+c fitted to 20 noisy speeds",
+        sample_mean=True,
     )
 
 
@@ -381,6 +397,7 @@ def logistic_regression() -> Problem:
         data=(x, labels.astype(np.float32)),
         bounds={"weight[0]": (-6.0, 6.0), "weight[1]": (-6.0, 6.0)},
         description="seed 001: logistic regression (BCE) on 200 points in two 2-D blobs",
+        sample_mean=True,
     )
 
 
@@ -396,6 +413,7 @@ def softmax_regression(classes: int = 3) -> Problem:
         data=(x, labels),
         bounds={"weight[0,0]": (-6.0, 6.0), "weight[0,1]": (-6.0, 6.0)},
         description=f"seed 001: softmax regression (cross-entropy) on {classes} 2-D blobs",
+        sample_mean=True,
     )
 
 

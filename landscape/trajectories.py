@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -37,6 +37,7 @@ class Trajectory:
         status: ``(*batch,)`` 0 = ok, 1 = diverged (see ``STATUS_NAMES``).
         diverged_at: ``(*batch,)`` first step whose loss or parameters were not finite, −1 if none. Updates
             stop there: ``params`` stay at the last finite values.
+        best_loss, best_step: ``(*batch,)`` the lowest full-data loss over all steps (recorded or not) and its step.
         batch_axes: names of the batch axes, e.g. ``("optimizer",)``.
         optimizer: the optimizer (or batch of optimizers) that was run.
         meta: problem name, batch size, seeds, ….
@@ -48,6 +49,8 @@ class Trajectory:
     steps: np.ndarray
     status: np.ndarray
     diverged_at: np.ndarray
+    best_loss: np.ndarray
+    best_step: np.ndarray
     batch_axes: tuple
     optimizer: Any
     meta: dict
@@ -73,8 +76,17 @@ def _global_norm(tree) -> jax.Array:
     return jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree_util.tree_leaves(tree)))
 
 
-def _trajectory(fn, data, opt, params, key, permutations, *, steps, every, batch_size, n_samples):
-    """One optimizer from one starting point: records at steps 0, every, …, steps."""
+class Summary(NamedTuple):
+    """Per-trajectory summary, tracked on the full-data loss at every step."""
+
+    best_loss: jax.Array  # lowest finite loss reached
+    best_step: jax.Array  # the step where it was reached
+    hit_step: jax.Array  # first step with loss ≤ tol, −1 if never
+    diverged_at: jax.Array  # first step with a non-finite loss or parameter, −1 if never
+
+
+def _trajectory(fn, data, opt, params, key, permutations, tol, *, steps, every, batch_size, n_samples):
+    """One optimizer from one starting point: records at steps 0, every, …, steps, and a :class:`Summary`."""
     full = jax.value_and_grad(lambda p: fn(p, data))
     minibatch = batch_size is not None
 
@@ -85,43 +97,55 @@ def _trajectory(fn, data, opt, params, key, permutations, *, steps, every, batch
         return _data.minibatch_value_and_grad(fn, p, data, order, k, batch_size)
 
     def step(carry, t):
-        p, state, loss, grad, diverged_at = carry
+        p, state, loss, grad, summary = carry
         batch_loss, batch_grad = batch_value_and_grad(p, t) if minibatch else (loss, grad)
         new_p, new_state = opt.update(batch_grad, state, p, loss=batch_loss)
-        new_loss, new_grad = full(new_p) if not minibatch else (batch_loss, grad)
-        alive = diverged_at < 0
-        finite = _tree_finite(new_p) & jnp.isfinite(new_loss)
-        keep = alive & finite
+        new_loss, new_grad = (fn(new_p, data), grad) if minibatch else full(new_p)
+        alive = summary.diverged_at < 0
+        keep = alive & _tree_finite(new_p) & jnp.isfinite(new_loss)
         select = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b), new, old)  # noqa: E731
-        diverged_at = jnp.where(alive & ~finite, t + 1, diverged_at)
+        better = keep & (new_loss < summary.best_loss)
+        summary = Summary(
+            best_loss=jnp.where(better, new_loss, summary.best_loss),
+            best_step=jnp.where(better, t + 1, summary.best_step),
+            hit_step=jnp.where(keep & (summary.hit_step < 0) & (new_loss <= tol), t + 1, summary.hit_step),
+            diverged_at=jnp.where(alive & ~keep, t + 1, summary.diverged_at),
+        )
         return (select(new_p, p), select(new_state, state), jnp.where(keep, new_loss, loss),
-                select(new_grad, grad), diverged_at), None
+                select(new_grad, grad), summary), None
 
     def record(carry):
-        p, _, loss, grad, diverged_at = carry
+        p, _, loss, grad, summary = carry
         if minibatch:
-            loss, grad = full(p)
-        return p, jnp.where(diverged_at >= 0, jnp.nan, loss), _global_norm(grad)
+            grad = jax.grad(lambda q: fn(q, data))(p)
+        return p, jnp.where(summary.diverged_at >= 0, jnp.nan, loss), _global_norm(grad)
 
     def block(carry, t0):
         carry, _ = jax.lax.scan(step, carry, t0 + jnp.arange(every, dtype=jnp.int32))
         return carry, record(carry)
 
     loss0, grad0 = full(params)
-    start = jnp.where(jnp.isfinite(loss0) & _tree_finite(params), -1, 0).astype(jnp.int32)
-    carry = (params, opt.init(params), loss0, grad0, start)
+    finite0 = jnp.isfinite(loss0) & _tree_finite(params)
+    minus_one = jnp.asarray(-1, jnp.int32)
+    summary = Summary(jnp.where(finite0, loss0, jnp.inf), jnp.asarray(0, jnp.int32),
+                      jnp.where(finite0 & (loss0 <= tol), 0, minus_one), jnp.where(finite0, minus_one, 0))
+    carry = (params, opt.init(params), loss0, grad0, summary)
     first = record(carry)
     carry, history = jax.lax.scan(block, carry, every * jnp.arange(steps // every, dtype=jnp.int32))
     history = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, history)
-    return (*history, carry[-1])
+    return history, carry[-1]
 
 
 @functools.partial(jax.jit, static_argnames=("fn", "steps", "every", "batch_size", "n_samples", "batched"))
-def _run_compiled(fn, data, opt, params, keys, permutations, *, steps, every, batch_size, n_samples, batched):
+def _run_compiled(fn, data, opt, params, keys, permutations, tol, *, steps, every, batch_size, n_samples, batched):
+    """Trajectories for a batch. ``batched``: which of (optimizer, init, seed) carry a batch axis, mapped as an
+    outer product in that order; or None, when all three share one flat leading axis (sweeps)."""
     one = functools.partial(_trajectory, fn, data, steps=steps, every=every, batch_size=batch_size,
                             n_samples=n_samples)
+    mapped = lambda o, p, k: one(o, p, k, permutations, tol)  # noqa: E731
+    if batched is None:
+        return jax.vmap(mapped)(opt, params, keys)
     opt_batched, init_batched, seed_batched = batched
-    mapped = lambda o, p, k: one(o, p, k, permutations)  # noqa: E731
     if seed_batched:
         mapped = jax.vmap(mapped, in_axes=(None, None, 0))
     if init_batched:
@@ -216,9 +240,10 @@ def run(
     keys = jax.vmap(jax.random.PRNGKey)(seeds) if seeds.ndim else jax.random.PRNGKey(seeds)
     batched = (bool(opt_shape), init_batched, seeds.ndim == 1)
     data = jax.tree_util.tree_map(jnp.asarray, problem.data)
-    out = _run_compiled(problem.fn, data, opt, params, keys, permutations, steps=steps, every=every,
-                        batch_size=batch_size, n_samples=n_samples, batched=batched)
-    path, loss, grad_norm, diverged_at = jax.device_get(out)
+    history, summary = jax.device_get(_run_compiled(
+        problem.fn, data, opt, params, keys, permutations, -jnp.inf, steps=steps, every=every,
+        batch_size=batch_size, n_samples=n_samples, batched=batched))
+    path, loss, grad_norm = history
 
     batch_shape = tuple(opt_shape) + (
         (jax.tree_util.tree_leaves(params)[0].shape[0],) if init_batched else ()) + seeds.shape
@@ -229,8 +254,10 @@ def run(
         loss=shape(loss),
         grad_norm=shape(grad_norm),
         steps=np.arange(0, steps + 1, every),
-        status=shape(np.where(diverged_at >= 0, DIVERGED, OK).astype(np.int8)),
-        diverged_at=shape(diverged_at),
+        status=shape(np.where(summary.diverged_at >= 0, DIVERGED, OK).astype(np.int8)),
+        diverged_at=shape(summary.diverged_at),
+        best_loss=shape(summary.best_loss),
+        best_step=shape(summary.best_step),
         batch_axes=tuple(name for name, b in zip(("optimizer", "init", "seed"), batched) if b),
         optimizer=optimizer,
         meta={"problem": problem.name, "optimizer": type(optimizer).__name__, "steps": steps, "every": every,

@@ -121,7 +121,7 @@ def _probe_args(prob):
     origin, treedef, shapes = grid._flatten(prob.params, np.float32)
     data = jax.tree_util.tree_map(jnp.asarray, prob.data)
     args = (data, jnp.asarray(origin), jnp.zeros(2), jnp.zeros(2), jnp.zeros(300), jnp.zeros(300))
-    return args, dict(fn=prob.fn, treedef=treedef, shapes=shapes, with_grad=False)
+    return args, dict(fn=prob.fn, treedef=treedef, shapes=shapes, with_grad=False, sample_mean=True)
 
 
 def test_second_call_with_same_shapes_does_not_recompile(count_compiles):
@@ -209,3 +209,20 @@ def test_metadata_records_problem_axes_and_dtype():
     assert m.meta["problem"] == "ols" and m.meta["dtype"] == "float32"
     assert m.meta["x_axis"] == {"target": "intercept", "lo": -10.0, "hi": 10.0, "num": 3, "label": "intercept"}
     assert m.meta["center"] == {"intercept": 9.0, "slope": 2.0}
+
+
+@pytest.mark.parametrize("name", ["seed-regression", "ols", "logistic-regression", "softmax-regression"])
+def test_sample_accumulation_equals_direct_evaluation(name):
+    prob = problems.get(name)
+    (xn, xb), (yn, yb) = list(prob.bounds.items())[:2]
+    x, y = ls.Axis(xn, *xb, 23), ls.Axis(yn, *yb, 17)
+    accumulated = ls.loss_map(prob, x, y, grad=True)
+    direct = ls.loss_map(prob, x, y, grad=True, accumulate_samples=False)
+    for field in ("values", "grad_x", "grad_y"):
+        a, d = getattr(accumulated, field), getattr(direct, field)
+        np.testing.assert_allclose(a, d, rtol=2e-5, atol=2e-5 * np.abs(d).max())
+
+
+def test_accumulate_samples_needs_a_sample_mean_problem():
+    with pytest.raises(ValueError, match="accumulate_samples=True needs"):
+        ls.loss_map(problems.booth(), ls.Axis("x", 0, 1, 3), ls.Axis("y", 0, 1, 3), accumulate_samples=True)

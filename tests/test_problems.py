@@ -215,3 +215,23 @@ def test_from_model_user_problem():
 def test_param_names_of_nested_pytrees():
     params = {"b": [np.zeros(2), 1.0], "a": {"m": np.zeros((2, 2))}}
     assert problems.param_names(params) == ["a.m[0,0]", "a.m[0,1]", "a.m[1,0]", "a.m[1,1]", "b.0[0]", "b.0[1]", "b.1"]
+
+
+@pytest.mark.parametrize("name", [n for n in problems.names() if problems.get(n).sample_mean])
+def test_sample_mean_declarations_hold(name):
+    """Problems that declare sample_mean really are the mean of their one-sample losses."""
+    prob = problems.get(name)
+    params = jax.tree_util.tree_map(lambda p: p + 0.37, prob.params)
+    n = prob.n_samples
+    per_sample = [float(prob.batch_loss(params, jax.tree_util.tree_map(lambda d: d[s:s + 1], prob.data)))
+                  for s in range(n)]
+    np.testing.assert_allclose(np.mean(per_sample), float(prob.loss(params)), rtol=1e-5)
+
+
+def test_from_model_sample_mean_defaults():
+    x, y = np.zeros((4, 1), np.float32), np.zeros(4, np.float32)
+    model = lambda p, inputs: inputs[:, 0] * p["w"]  # noqa: E731
+    assert ls.Problem.from_model(model, {"w": 1.0}, x, y, loss="huber").sample_mean
+    assert not ls.Problem.from_model(model, {"w": 1.0}, x, y, loss="rmse").sample_mean
+    assert not ls.Problem.from_model(model, {"w": 1.0}, x, y, loss="mse", reduction="sum").sample_mean
+    assert not ls.Problem.from_model(model, {"w": 1.0}, x, y, loss=lambda p, t: jnp.mean(p - t)).sample_mean

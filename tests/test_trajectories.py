@@ -288,3 +288,22 @@ def test_optimizer_type_error():
         ls.run(problems.bowl(), "sgd", steps=3)
     with pytest.raises(ValueError, match="needs a problem with data"):
         ls.run(problems.bowl(), optim.SGD(lr=0.1), steps=3, batch_size=2)
+
+
+def test_one_diverging_setting_in_a_batch_of_1000():
+    prob = problems.seed_regression()
+    lrs = np.linspace(0.001, 0.2, 1000).astype(np.float32)
+    lrs[617] = 50.0
+    traj = ls.run(prob, optim.SGD(lr=lrs, momentum=0.5), steps=40)
+    assert np.flatnonzero(traj.diverged).tolist() == [617]
+    assert traj.diverged_at[617] > 0 and (np.delete(traj.diverged_at, 617) == -1).all()
+    calm = ls.run(prob, optim.SGD(lr=np.delete(lrs, 617), momentum=0.5), steps=40)
+    np.testing.assert_array_equal(np.delete(traj.loss, 617, axis=0), calm.loss)
+
+
+def test_best_loss_and_step_cover_unrecorded_steps():
+    prob = problems.seed_regression()
+    dense = ls.run(prob, optim.SGD(lr=np.array([0.1, 0.3]), momentum=0.9), steps=60)
+    thin = ls.run(prob, optim.SGD(lr=np.array([0.1, 0.3]), momentum=0.9), steps=60, every=20)
+    np.testing.assert_array_equal(thin.best_step, np.argmin(dense.loss, axis=1))
+    np.testing.assert_allclose(thin.best_loss, dense.loss.min(axis=1), rtol=1e-6)
