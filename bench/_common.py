@@ -1,0 +1,226 @@
+"""Shared benchmark helpers: device description, timing, SGEMM roofline, memory, atomic JSON, tables.
+
+Every bench script (``bench/grid.py``, later ``trajectories.py``, ``sweep.py``) should report the same
+things the same way (see DESIGN.md, "Performance model"): device, dtype, sizes, compile time apart from
+steady-state time, throughput, and ratios to baselines measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def device_tag() -> str:
+    """Short name for the result file: ``cpu-2core``, ``gpu-nvidia-h100-80gb-hbm3``, …"""
+    dev = jax.devices()[0]
+    if dev.platform == "cpu":
+        return f"cpu-{os.cpu_count()}core"
+    return f"{dev.platform}-" + re.sub(r"[^a-z0-9]+", "-", dev.device_kind.lower()).strip("-")
+
+
+def environment() -> dict:
+    """What the numbers were measured on."""
+    env = {
+        "devices": [str(d) for d in jax.devices()],
+        "device_kind": jax.devices()[0].device_kind,
+        "platform": jax.devices()[0].platform,
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "processor": _cpu_model(),
+        "python": sys.version.split()[0],
+        "jax": jax.__version__,
+        "numpy": np.__version__,
+        "x64": bool(jax.config.jax_enable_x64),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+    }
+    torch = try_torch()
+    if torch is not None:
+        env["torch"] = torch.__version__
+    return env
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def cpu_busy(interval: float = 0.5) -> float | None:
+    """Fraction of all CPUs that other processes kept busy over ``interval`` seconds (Linux /proc/stat)."""
+    def sample():
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+        return sum(fields), fields[3] + fields[4], time.process_time()  # total, idle + iowait, our CPU time
+    try:
+        (t0, i0, c0), _, (t1, i1, c1) = sample(), time.sleep(interval), sample()
+    except OSError:
+        return None
+    ours = (c1 - c0) * os.sysconf("SC_CLK_TCK")  # our own threads (e.g. spinning thread pools), in ticks
+    return max(0.0, 1 - (i1 - i0 + ours) / max(t1 - t0, 1))
+
+
+def busy_warning() -> str | None:
+    """A warning when other processes keep the CPUs busy (≥ 25 % of the machine while we sleep)."""
+    busy = cpu_busy()
+    if busy is not None and busy >= 0.25:
+        return (f"other processes kept {busy:.0%} of the {os.cpu_count()} CPUs busy when sampled: "
+                "timings are noisy, rerun on a quiet machine")
+    return None
+
+
+def try_torch():
+    """``torch`` when installed, else None (baselines that need it are then skipped)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def timed(fn, *, repeats: int = 3, warmup: int = 1, max_s: float | None = None) -> dict:
+    """Time ``fn()``: the first call on its own (compile + run for a fresh shape), then ``repeats`` calls.
+
+    The first ``warmup`` calls are not part of the median (the first of them is reported as ``first_s``; with
+    ``warmup=0`` the first timed call is).
+    ``jax.block_until_ready`` is applied to every result, so asynchronously dispatched work is counted.
+    ``max_s`` stops repeating once that much time went into the timed calls (at least one is always made).
+    Returns ``first_s``, ``times_s``, ``median_s``, ``compile_s`` (first minus median) and the last result.
+    """
+    first = None
+    for _ in range(warmup):
+        t0 = time.perf_counter()
+        result = jax.block_until_ready(fn())
+        first = time.perf_counter() - t0 if first is None else first
+    times = []
+    for _ in range(max(repeats, 1)):
+        t0 = time.perf_counter()
+        result = jax.block_until_ready(fn())
+        times.append(time.perf_counter() - t0)
+        if max_s is not None and sum(times) > max_s:
+            break
+    first = times[0] if first is None else first
+    median = statistics.median(times)
+    return {"first_s": first, "times_s": times, "median_s": median, "compile_s": max(first - median, 0.0),
+            "result": result}
+
+
+def sgemm_roofline(n: int = 2048, repeats: int = 5) -> dict:
+    """GFLOP/s of an ``n×n`` float32 matrix product (2n³ flops), with jitted ``jnp.dot`` and with NumPy."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+    dot = jax.jit(jnp.dot)
+    ja, jb = jnp.asarray(a), jnp.asarray(b)
+    flops = 2.0 * n**3
+    out = {"n": n, "dtype": "float32", "flops": flops}
+    for name, fn in (("jax", lambda: dot(ja, jb)), ("numpy", lambda: a @ b)):
+        t = timed(fn, repeats=repeats)
+        out[name] = {"median_s": t["median_s"], "gflops": flops / t["median_s"] / 1e9}
+    out["gflops"] = max(out["jax"]["gflops"], out["numpy"]["gflops"])
+    return out
+
+
+def max_rel_err(values, reference) -> float:
+    """Largest ``|values − reference| / |reference|`` (reference floored at 1e-30)."""
+    values, reference = np.asarray(values, np.float64), np.asarray(reference, np.float64)
+    if values.shape != reference.shape:
+        raise ValueError(f"shape mismatch: {values.shape} vs {reference.shape}")
+    return float(np.max(np.abs(values - reference) / np.maximum(np.abs(reference), 1e-30)))
+
+
+def _proc_status(key: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def rss_bytes() -> int:
+    """Current resident set size of this process (Linux), else 0."""
+    return _proc_status("VmRSS") or 0
+
+
+def ru_maxrss_bytes() -> int:
+    """``getrusage(RUSAGE_SELF).ru_maxrss`` in bytes (KiB on Linux, bytes on macOS).
+
+    On Linux it survives fork + exec: a child started from a process with 1.5 GB resident reports at least
+    1.5 GB however little it uses itself. Prefer :func:`peak_rss_bytes`.
+    """
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process image: ``VmHWM`` on Linux (reset by exec), else ru_maxrss."""
+    return _proc_status("VmHWM") or ru_maxrss_bytes()
+
+
+def save_json(path, obj) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically (temporary file in the same folder, then ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2, default=_jsonable)
+            f.write("\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the result file ordinary permissions
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def fmt(value, spec: str = ".3g") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    return format(value, spec)
+
+
+def print_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> None:
+    """Print ``rows`` as an aligned text table; ``columns`` are ``(key, header, format spec)``."""
+    cells = [[header for _, header, _ in columns]]
+    cells += [[fmt(row.get(key), spec) for key, _, spec in columns] for row in rows]
+    widths = [max(len(r[c]) for r in cells) for c in range(len(columns))]
+    for k, r in enumerate(cells):
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        if k == 0:
+            print("  ".join("-" * w for w in widths))
