@@ -11,23 +11,20 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import os
-import time
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
 
+from landscape import _chunks
 from landscape import io as _io
 from landscape.problems import Params, Problem, param_names
 
 DEFAULT_MEMORY_BUDGET = 512 * 2**20  # bytes of device memory one chunk may use
 # Points per chunk, whatever the budget: on CPU, chunks of 2^18–2^20 points keep the per-point accumulators in
 # cache (measured: 2^20 is 2× faster than 2^22 on seed_regression); accelerators want bigger launches.
-_MAX_CHUNK = {"cpu": 2**20}
-_MAX_CHUNK_ACCELERATOR = 2**24
+_MAX_CHUNK = {"cpu": 2**20, "default": 2**24}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,31 +211,6 @@ def _evaluate_chunk(data, origin, dx, dy, xs, ys, start, *, fn, treedef, shapes,
     return result
 
 
-def _available_memory() -> int:
-    """Bytes of host memory available now (MemAvailable on Linux, else physical memory)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def _bytes_per_point(compiled, chunk: int) -> float | None:
-    try:
-        stats = compiled.memory_analysis()
-        used = stats.temp_size_in_bytes + stats.output_size_in_bytes
-    except Exception:  # not every backend reports memory statistics
-        return None
-    return used / chunk
-
-
-def _fmt_bytes(n: float) -> str:
-    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
-
-
 def loss_map(
     problem: Problem,
     x: Axis,
@@ -289,12 +261,8 @@ def loss_map(
 
     n_points = x.num * y.num
     n_outputs = 3 if grad else 1
-    needed = n_points * n_outputs * dtype.itemsize
-    if needed > _available_memory():
-        raise MemoryError(
-            f"loss_map: a {y.num}×{x.num} grid needs {_fmt_bytes(needed)} for its results, more than the "
-            f"{_fmt_bytes(_available_memory())} of memory available; use fewer points."
-        )
+    _chunks.check_host_memory(n_points * n_outputs * dtype.itemsize, "loss_map",
+                              f"a {y.num}×{x.num} grid", "use fewer points")
 
     data = jax.tree_util.tree_map(jnp.asarray, problem.data)
     args = (data, jnp.asarray(origin), jnp.asarray(dx), jnp.asarray(dy),
@@ -304,31 +272,24 @@ def loss_map(
     if accumulate_samples and not static["sample_mean"]:
         raise ValueError(f"loss_map: accumulate_samples=True needs a problem whose loss is a mean over samples; "
                          f"{problem.name!r} does not declare sample_mean.")
-    chunk = chunk_size or _chunk_for_budget(args, static, n_points, budget)
-    compiled = _compile(args, static, min(chunk, n_points))
 
+    def compile_at(chunk):
+        return _chunks.compile_cached(_evaluate_chunk, (*args, jnp.asarray(0, jnp.int32)), dict(static, chunk=chunk))
+
+    n_params = len(origin)
+    chunk = chunk_size or _chunks.plan_chunk(
+        compile_at, n_points, budget, max_chunk=_MAX_CHUNK, owner="loss_map", item="point",
+        fallback=8 * dtype.itemsize * ((problem.n_samples or 1) * n_outputs + n_params * (1 + 2 * grad)))
+    compiled = compile_at(min(chunk, n_points))
     values = np.empty((n_outputs, n_points), dtype)
-    starts = range(0, n_points, chunk)
-    bar = None
-    pending = None  # (start, device result) of the chunk whose copy to the host is still due
-    t0 = time.perf_counter()
-    for number, start in enumerate(starts):
-        result = compiled(*args, jnp.asarray(start, jnp.int32))
-        if pending is not None:
-            _store(values, *pending)
-            if bar is not None:
-                bar.update(1)
-        pending = (start, result)
-        if number == 0:
-            jax.block_until_ready(result)
-            expected = (time.perf_counter() - t0) * len(starts)
-            if progress or (progress is None and expected > 1.0):
-                bar = tqdm(total=len(starts), desc=f"loss map {y.num}×{x.num}", unit="chunk")
-    _store(values, *pending)
-    if bar is not None:
-        bar.update(1)
-        bar.close()
 
+    def store(start, stop, result):
+        rows = [result] if not isinstance(result, tuple) else [result[0], *result[1]]
+        for k, row in enumerate(rows):
+            values[k, start:stop] = row[: stop - start]
+
+    _chunks.run_chunks(n_points, chunk, lambda start: compiled(*args, jnp.asarray(start, jnp.int32)), store,
+                       progress, f"loss map {y.num}×{x.num}")
     grid = values.reshape(n_outputs, y.num, x.num)
     meta = {
         "problem": problem.name,
@@ -344,53 +305,3 @@ def loss_map(
 def _axis_meta(axis: Axis) -> dict:
     return {"target": axis.target if isinstance(axis.target, str) else "direction",
             "lo": float(axis.lo), "hi": float(axis.hi), "num": int(axis.num), "label": axis.name}
-
-
-def _store(values: np.ndarray, start: int, result) -> None:
-    rows = [result] if not isinstance(result, tuple) else [result[0], *result[1]]
-    stop = min(start + rows[0].shape[0], values.shape[1])
-    for k, row in enumerate(rows):
-        values[k, start:stop] = np.asarray(row)[: stop - start]
-
-
-@functools.lru_cache(maxsize=64)
-def _compile_cached(key, chunk):
-    args, static = key.args, key.static
-    return _evaluate_chunk.lower(*args, jnp.asarray(0, jnp.int32), chunk=chunk, **static).compile()
-
-
-class _Key:
-    """Hashable stand-in for (argument shapes/dtypes, static arguments) that carries the example arguments."""
-
-    def __init__(self, args, static):
-        self.args, self.static = args, static
-        leaves, treedef = jax.tree_util.tree_flatten(args)
-        spec = tuple((leaf.shape, str(leaf.dtype)) for leaf in leaves)
-        self._hash_key = (spec, treedef, tuple(sorted(static.items(), key=lambda kv: kv[0])))
-
-    def __hash__(self):
-        return hash(self._hash_key)
-
-    def __eq__(self, other):
-        return isinstance(other, _Key) and self._hash_key == other._hash_key
-
-
-def _compile(args, static, chunk: int):
-    return _compile_cached(_Key(args, static), chunk)
-
-
-def _chunk_for_budget(args, static, n_points: int, budget: int) -> int:
-    """Points per chunk: measured from a probe compilation's memory statistics, else a conservative estimate."""
-    probe = min(n_points, 4096)
-    per_point = _bytes_per_point(_compile(args, static, probe), probe)
-    if not per_point:
-        n_samples = max((a.shape[0] for a in jax.tree_util.tree_leaves(args[0])), default=1)
-        per_point = 8 * (4 * n_samples + 4 * args[1].shape[0] + 8)
-    if per_point > budget:
-        raise MemoryError(
-            f"loss_map: one point needs about {_fmt_bytes(per_point)}, more than memory_budget={budget} bytes; "
-            "raise memory_budget."
-        )
-    max_chunk = _MAX_CHUNK.get(jax.default_backend(), _MAX_CHUNK_ACCELERATOR)
-    chunk = min(n_points, max_chunk, int(budget // per_point))
-    return chunk if chunk == n_points else 1 << (chunk.bit_length() - 1)  # a power of two: few distinct shapes

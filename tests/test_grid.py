@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import landscape as ls
-from landscape import grid, problems
+from landscape import _chunks, problems
 
 
 def numpy_seed_map(xs, ys, loss=lambda r: np.mean(r**2)):
@@ -104,24 +104,21 @@ def test_chunked_equals_unchunked():
 
 
 def test_budget_sets_chunk_size(monkeypatch):
-    prob = problems.seed_regression()
-    chunks = []
-    original = grid._compile
-    monkeypatch.setattr(grid, "_compile", lambda args, static, chunk: chunks.append(chunk) or original(args, static, chunk))
-    ls.loss_map(prob, ls.Axis("bias", -5, 8, 300), ls.Axis("weight", -5, 8, 300), memory_budget=2**20)
-    final = chunks[-1]
-    assert final < 300 * 300 and final & (final - 1) == 0  # a power of two below the point count
-    per_point = grid._bytes_per_point(original(*_probe_args(prob), final), final)
-    assert final * per_point <= 2**20
+    captured = {}
+    plan = _chunks.plan_chunk
 
+    def spy(compile_at, *args, **kwargs):
+        captured["chunk"] = plan(compile_at, *args, **kwargs)
+        captured["compile_at"] = compile_at
+        return captured["chunk"]
 
-def _probe_args(prob):
-    import jax.numpy as jnp
-
-    origin, treedef, shapes = grid._flatten(prob.params, np.float32)
-    data = jax.tree_util.tree_map(jnp.asarray, prob.data)
-    args = (data, jnp.asarray(origin), jnp.zeros(2), jnp.zeros(2), jnp.zeros(300), jnp.zeros(300))
-    return args, dict(fn=prob.fn, treedef=treedef, shapes=shapes, with_grad=False, sample_mean=True)
+    monkeypatch.setattr(_chunks, "plan_chunk", spy)
+    m = ls.loss_map(problems.seed_regression(), ls.Axis("bias", -5, 8, 300), ls.Axis("weight", -5, 8, 300),
+                    memory_budget=2**20)
+    chunk = captured["chunk"]
+    assert chunk < 300 * 300 and chunk & (chunk - 1) == 0  # a power of two below the point count
+    assert chunk * _chunks.bytes_per_item(captured["compile_at"](chunk), chunk) <= 2**20
+    np.testing.assert_allclose(m.values[::50, ::50], numpy_seed_map(m.xs[::50], m.ys[::50]), rtol=2e-6)
 
 
 def test_second_call_with_same_shapes_does_not_recompile(count_compiles):
