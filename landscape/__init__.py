@@ -3,13 +3,15 @@
 from landscape import data, io, losses, optim, problems
 from landscape._version import __version__
 from landscape.gradcheck import GradCheck, check_grad
-from landscape.grid import Axis, LossMap, loss_map, random_directions
+from landscape.grid import Axis, LossMap, RandomSearch, loss_map, random_directions, random_search
 from landscape.problems import Problem
-from landscape.trajectories import Trajectory, run
+from landscape.sweep import Sweep, sweep
+from landscape.trajectories import Trajectory, compare, describe, run
 
 __all__ = [
     "Axis", "GradCheck", "LossMap", "Problem", "Trajectory", "__version__", "check_grad", "data", "io",
-    "loss_map", "losses", "optim", "problems", "random_directions", "run",
+    "loss_map", "losses", "optim", "problems", "random_directions", "run", "Sweep", "sweep",
+    "RandomSearch", "random_search", "compare", "describe",
 ]
 
 

@@ -305,3 +305,67 @@ def loss_map(
 def _axis_meta(axis: Axis) -> dict:
     return {"target": axis.target if isinstance(axis.target, str) else "direction",
             "lo": float(axis.lo), "hi": float(axis.hi), "num": int(axis.num), "label": axis.name}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class RandomSearch:
+    """Result of :func:`random_search`: every sample (flat, in ``names`` order), its loss, and the best one."""
+
+    names: list[str]
+    samples: np.ndarray  # (n, len(names))
+    losses: np.ndarray  # (n,)
+    best_params: Params
+    best_loss: float
+
+
+@functools.partial(jax.jit, static_argnames=("fn", "treedef", "shapes", "chunk"))
+def _random_losses(data, center, lo, hi, key, start, *, fn, treedef, shapes, chunk):
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(start + jnp.arange(chunk))
+    thetas = jax.vmap(lambda k: center + (hi - lo) * jax.random.uniform(k, center.shape, center.dtype) + lo)(keys)
+    thetas = jnp.where(hi > lo, thetas, center)  # coordinates without bounds stay at the centre
+    return thetas, jax.vmap(lambda theta: fn(_unflatten(theta, treedef, shapes), data))(thetas)
+
+
+def random_search(problem: Problem, n: int, bounds: dict, seed: int = 0, *, center: Params | None = None,
+                  progress: bool | None = None) -> RandomSearch:
+    """Seed 001's random search: ``n`` parameter sets drawn uniformly within ``bounds`` (``{name: (lo, hi)}``,
+    other parameters fixed at ``center``, default ``problem.params``), evaluated in batched chunks."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"random_search: n must be a positive integer, got {n!r}.")
+    dtype = np.dtype(jnp.result_type(float))
+    center = problem.params if center is None else center
+    origin, treedef, shapes = _flatten(center, dtype)
+    names = param_names(center)
+    if not isinstance(bounds, dict) or not bounds:
+        raise ValueError(f"random_search: bounds must be a non-empty dict {{name: (lo, hi)}}, got {bounds!r}.")
+    lo, hi = np.zeros_like(origin), np.zeros_like(origin)
+    for name, bound in bounds.items():
+        if name not in names:
+            raise ValueError(f"random_search: {name!r} is not a parameter of {problem.name!r}; "
+                             f"expected one of: {', '.join(names[:20])}.")
+        if np.shape(bound) != (2,) or not bound[0] < bound[1]:
+            raise ValueError(f"random_search: bounds[{name!r}] must be (lo, hi) with lo < hi, got {bound!r}.")
+        lo[names.index(name)], hi[names.index(name)] = bound
+    origin = np.where(hi > lo, 0, origin)
+    _chunks.check_host_memory(n * (len(names) + 1) * dtype.itemsize, "random_search", f"{n:,} samples", "use fewer")
+    data = jax.tree_util.tree_map(jnp.asarray, problem.data)
+    args = (data, jnp.asarray(origin), jnp.asarray(lo), jnp.asarray(hi), jax.random.PRNGKey(seed))
+    static = dict(fn=problem.fn, treedef=treedef, shapes=shapes)
+
+    def compile_at(chunk):
+        return _chunks.compile_cached(_random_losses, (*args, jnp.asarray(0, jnp.int32)), dict(static, chunk=chunk))
+
+    chunk = _chunks.plan_chunk(compile_at, n, DEFAULT_MEMORY_BUDGET, max_chunk=_MAX_CHUNK, owner="random_search",
+                               item="sample", fallback=8 * dtype.itemsize * ((problem.n_samples or 1) + len(names)))
+    compiled = compile_at(chunk)
+    samples, losses = np.empty((n, len(names)), dtype), np.empty(n, dtype)
+
+    def store(start, stop, result):
+        samples[start:stop], losses[start:stop] = result[0][: stop - start], result[1][: stop - start]
+
+    _chunks.run_chunks(n, chunk, lambda start: compiled(*args, jnp.asarray(start, jnp.int32)), store, progress,
+                       f"random search {n:,}")
+    finite = np.where(np.isfinite(losses), losses, np.inf)
+    best = int(np.argmin(finite))
+    best_params = _unflatten(jnp.asarray(samples[best]), treedef, shapes)
+    return RandomSearch(names, samples, losses, best_params, float(losses[best]))

@@ -36,6 +36,11 @@ def _leaf_name(path) -> str:
     return ".".join(parts)
 
 
+def leaf_names(params: Params) -> list[str]:
+    """Names of the leaves of ``params`` (``"layer.w"``), in ``tree_flatten`` order."""
+    return [_leaf_name(path) for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+
+
 def param_names(params: Params) -> list[str]:
     """Names of the scalar coordinates of ``params`` in ``ravel_pytree`` order.
 

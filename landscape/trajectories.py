@@ -137,7 +137,7 @@ def _trajectory(fn, data, opt, params, key, permutations, tol, *, steps, every, 
 
 
 @functools.partial(jax.jit, static_argnames=("fn", "steps", "every", "batch_size", "n_samples", "batched"))
-def _run_compiled(fn, data, opt, params, keys, permutations, tol, *, steps, every, batch_size, n_samples, batched):
+def _run_compiled(data, opt, params, keys, permutations, tol, *, fn, steps, every, batch_size, n_samples, batched):
     """Trajectories for a batch. ``batched``: which of (optimizer, init, seed) carry a batch axis, mapped as an
     outer product in that order; or None, when all three share one flat leading axis (sweeps)."""
     one = functools.partial(_trajectory, fn, data, steps=steps, every=every, batch_size=batch_size,
@@ -241,7 +241,7 @@ def run(
     batched = (bool(opt_shape), init_batched, seeds.ndim == 1)
     data = jax.tree_util.tree_map(jnp.asarray, problem.data)
     history, summary = jax.device_get(_run_compiled(
-        problem.fn, data, opt, params, keys, permutations, -jnp.inf, steps=steps, every=every,
+        data, opt, params, keys, permutations, -jnp.inf, fn=problem.fn, steps=steps, every=every,
         batch_size=batch_size, n_samples=n_samples, batched=batched))
     path, loss, grad_norm = history
 
@@ -263,3 +263,52 @@ def run(
         meta={"problem": problem.name, "optimizer": type(optimizer).__name__, "steps": steps, "every": every,
               "batch_size": batch_size, "seed": seeds.tolist()},
     )
+
+
+def describe(optimizer) -> str:
+    """A short label: the class name and the fields that differ from torch's defaults, e.g. ``SGD(lr=0.1)``."""
+    defaults = optimizer._field_defaults
+    changed = []
+    for name, value in zip(optimizer._fields, optimizer):
+        if name in defaults and _same(value, defaults[name]):
+            continue
+        changed.append(f"{name}={_short(value)}")
+    return f"{type(optimizer).__name__}({', '.join(changed)})"
+
+
+def _same(value, default) -> bool:
+    try:
+        return bool(np.all(np.asarray(value) == np.asarray(default))) and np.shape(value) == np.shape(default)
+    except (TypeError, ValueError):
+        return False
+
+
+def _short(value) -> str:
+    if isinstance(value, _optim.Schedule):
+        return describe(value)
+    array = np.asarray(value)
+    if array.ndim == 0:
+        return f"{array.item():g}" if array.dtype.kind == "f" else str(array.item())
+    if array.ndim == 1 and array.size <= 3:
+        return "(" + ", ".join(_short(v) for v in array) + ")"
+    return f"array{array.shape}"
+
+
+def compare(problem: Problem, optimizers, steps: int, *, labels=None, **run_kwargs) -> dict[str, Trajectory]:
+    """Run several optimizers (of any classes) on ``problem`` from the same start; ``{label: Trajectory}``.
+
+    ``labels`` default to :func:`describe` of each optimizer; ``run_kwargs`` (``init``, ``batch_size``, ``seed``,
+    ``every``) go to :func:`run` for every optimizer.
+    """
+    optimizers = list(optimizers)
+    if not optimizers:
+        raise ValueError("compare: give at least one optimizer.")
+    labels = [describe(opt) if isinstance(opt, _optim.Optimizer) else repr(opt) for opt in optimizers] \
+        if labels is None else list(labels)
+    if len(labels) != len(optimizers):
+        raise ValueError(f"compare: {len(labels)} labels for {len(optimizers)} optimizers.")
+    unique, seen = [], {}
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        unique.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
+    return {label: run(problem, opt, steps, **run_kwargs) for label, opt in zip(unique, optimizers)}
