@@ -76,15 +76,27 @@ def _default_axes(prob, num: int = 201):
     raise CLIError(f"problem {prob.name!r} has no default view; give --x PARAM:LO:HI:NUM and --y PARAM:LO:HI:NUM")
 
 
-def _cmd_map(args) -> int:
-    _check_writable(args.out, "--out", IMAGE_SUFFIXES)
-    _check_writable(args.save, "--save", (".npz",))
-
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save_figure(fig, path: str, dpi: int) -> None:
+    from landscape import io
+
+    fig.tight_layout()
+    io.atomic_write(path, lambda f: fig.savefig(f, format=Path(path).suffix[1:].lower(), dpi=dpi))
+    _pyplot().close(fig)
+
+
+def _cmd_map(args) -> int:
+    _check_writable(args.out, "--out", IMAGE_SUFFIXES)
+    _check_writable(args.save, "--save", (".npz",))
+    plt = _pyplot()
     import landscape as ls
 
     prob = _build_problem(args.problem, args.loss)
@@ -98,9 +110,7 @@ def _cmd_map(args) -> int:
     elapsed = time.perf_counter() - start
     fig, ax = plt.subplots(figsize=(6.4, 5.2))
     ls.plot.loss_map(m, ax=ax, log=args.log)
-    fig.tight_layout()
-    ls.io.atomic_write(args.out, lambda f: fig.savefig(f, format=Path(args.out).suffix[1:].lower(), dpi=args.dpi))
-    plt.close(fig)
+    _save_figure(fig, args.out, args.dpi)
     if args.save:
         m.save(args.save)
     x, y, value = m.argmin
@@ -108,6 +118,292 @@ def _cmd_map(args) -> int:
           f"{elapsed:.2f} s); grid minimum {value:.6g} at {m.x_label}={x:.4g}, {m.y_label}={y:.4g}"
           + (f"; numbers in {args.save}" if args.save else ""))
     return 0
+
+
+# ---------------------------------------------------------------------------------------------- optimizers
+
+
+def _optimizer_classes() -> dict:
+    from landscape import optim
+
+    names = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "NAdam", "RAdam", "Adamax", "Lion")
+    return {name.lower(): getattr(optim, name) for name in names}
+
+
+def _optimizer_class(name: str):
+    classes = _optimizer_classes()
+    if name.lower() not in classes:
+        raise CLIError(f"unknown optimizer {name!r}; expected one of: {', '.join(classes)}")
+    return classes[name.lower()]
+
+
+def _hyperparameter(cls, name: str, text: str):
+    """Parse ``text`` as the value of ``cls``'s field ``name`` (bool, pair or number, from the default's type)."""
+    valid = list(cls._fields) + (["beta1", "beta2"] if "betas" in cls._fields else [])
+    if name not in valid:
+        raise CLIError(f"optimizer {cls.__name__.lower()!r} has no hyperparameter {name!r}; valid: {', '.join(valid)}")
+    default = cls._field_defaults.get(name)
+    try:
+        if isinstance(default, bool):
+            return _boolean(text)
+        if isinstance(default, tuple):
+            values = tuple(float(v) for v in text.split(","))
+            if len(values) != len(default):
+                raise ValueError
+            return values
+        return float(text)
+    except ValueError:
+        kind = "true or false" if isinstance(default, bool) else "two numbers like 0.9,0.999" \
+            if isinstance(default, tuple) else "a number"
+        raise CLIError(f"{name}={text!r}: expected {kind}") from None
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+HYPERPARAMETERS = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize", "betas", "eps", "amsgrad",
+                   "alpha", "centered", "lr_decay", "initial_accumulator_value", "rho", "momentum_decay",
+                   "decoupled_weight_decay")
+
+
+def _global_hyperparameters(args) -> dict:
+    return {name: getattr(args, name) for name in HYPERPARAMETERS if getattr(args, name, None) is not None}
+
+
+def _build_optimizer(spec: str, shared: dict):
+    """``NAME[:key=value[:key=value…]]`` plus the shared ``--lr``-style flags → an optimizer instance."""
+    name, *pairs = spec.split(":")
+    cls = _optimizer_class(name)
+    texts = dict(shared)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CLIError(f"--optimizer {spec!r}: expected NAME or NAME:key=value[:key=value], e.g. sgd:momentum=0.2")
+        texts[key.replace("-", "_")] = value
+    values = {key: _hyperparameter(cls, key, text) for key, text in texts.items()}
+    from landscape.sweep import _optimizer
+
+    return _optimizer(cls, {}, values)
+
+
+def _init_params(prob, text: str | None):
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise CLIError(f"--init {text!r}: expected comma-separated numbers, one per parameter "
+                       f"({', '.join(prob.names)})") from None
+    if len(values) != len(prob.names):
+        raise CLIError(f"--init {text!r}: {prob.name!r} has {len(prob.names)} parameters ({', '.join(prob.names)}), "
+                       f"got {len(values)} values")
+    from jax.flatten_util import ravel_pytree
+    import numpy as np
+
+    _, unravel = ravel_pytree(prob.params)
+    return unravel(np.asarray(values, np.float32))
+
+
+# ---------------------------------------------------------------------------------------------- run / compare
+
+
+def _paths_figure(prob, trajs: dict, args, title: str):
+    """Paths over the loss map of the two parameters they move in, and the loss curves beside it."""
+    import numpy as np
+
+    import landscape as ls
+
+    plt = _pyplot()
+    first = next(iter(trajs.values()))
+    if len(prob.names) < 2:
+        x_name = y_name = None
+    elif args.x and args.y:
+        x_name, y_name = args.x[0], args.y[0]
+    else:
+        x_name, y_name = (list(prob.bounds)[:2] if prob.bounds and len(prob.bounds) >= 2 else prob.names[:2])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [1.15, 1]})
+    if x_name is not None:
+        from landscape.plot.paths import _coordinate
+
+        spans = []
+        for name, spec, bound in ((x_name, args.x, (prob.bounds or {}).get(x_name)),
+                                  (y_name, args.y, (prob.bounds or {}).get(y_name))):
+            if spec:
+                spans.append(spec)
+                continue
+            coords = np.concatenate([_coordinate(t, name, ()) for t in trajs.values()])
+            coords = coords[np.isfinite(coords)]
+            lo, hi = (min(bound[0], coords.min()), max(bound[1], coords.max())) if bound else (coords.min(), coords.max())
+            pad = 0.05 * max(hi - lo, 1e-3)
+            spans.append((name, float(lo - pad), float(hi + pad), 201))
+        center = jax_tree_first(first.params)
+        m = ls.loss_map(prob, ls.Axis(*spans[0]), ls.Axis(*spans[1]), center=center, progress=False)
+        ls.plot.loss_map(m, ax=left, log=args.log, mark_min=False)
+        ls.plot.trajectories(trajs, ax=left, x=x_name, y=y_name, arrows=getattr(args, "arrows", False))
+        left.set_xlim(m.xs[0], m.xs[-1])
+        left.set_ylim(m.ys[0], m.ys[-1])
+    else:
+        left.axis("off")
+    ls.plot.losses(trajs, ax=right)
+    fig.suptitle(title)
+    return fig
+
+
+def jax_tree_first(params):
+    """The parameters at step 0 of an unbatched trajectory's path."""
+    import jax
+
+    return jax.tree_util.tree_map(lambda leaf: leaf[0], params)
+
+
+def _cmd_paths(args, optimizers: list) -> dict:
+    import landscape as ls
+
+    prob = _build_problem(args.problem, args.loss)
+    init = _init_params(prob, args.init)
+    shared = _global_hyperparameters(args)
+    built = [_build_optimizer(spec, shared) for spec in optimizers]
+    return prob, ls.compare(prob, built, args.steps, init=init, batch_size=args.batch_size, seed=args.seed)
+
+
+def _report_paths(trajs: dict) -> None:
+    for label, traj in trajs.items():
+        status = f"diverged at step {int(traj.diverged_at)}" if traj.diverged else \
+            f"final loss {float(traj.loss[-1]):.6g}"
+        print(f"  {label}: {status}; best {float(traj.best_loss):.6g} at step {int(traj.best_step)}")
+
+
+def _cmd_run(args) -> int:
+    _check_writable(args.out, "--out", IMAGE_SUFFIXES)
+    _check_writable(args.save, "--save", (".npz",))
+    prob, trajs = _cmd_paths(args, [args.optimizer])
+    fig = _paths_figure(prob, trajs, args, f"{prob.name}: {next(iter(trajs))}, {args.steps} steps")
+    _save_figure(fig, args.out, args.dpi)
+    if args.save:
+        next(iter(trajs.values())).save(args.save)
+    print(f"{args.out}: {prob.name}" + (f"; trajectory in {args.save}" if args.save else ""))
+    _report_paths(trajs)
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    _check_writable(args.out, "--out", IMAGE_SUFFIXES)
+    prob, trajs = _cmd_paths(args, args.optimizer)
+    fig = _paths_figure(prob, trajs, args, f"{prob.name}: {len(trajs)} optimizers, {args.steps} steps")
+    _save_figure(fig, args.out, args.dpi)
+    print(f"{args.out}: {prob.name}")
+    _report_paths(trajs)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- sweep
+
+
+def _grid_spec(text: str):
+    """``NAME=log:LO:HI:NUM`` | ``NAME=lin:LO:HI:NUM`` | ``NAME=v1,v2,…`` → (name, text) (values parsed later)."""
+    name, sep, values = text.partition("=")
+    if not sep or not name or not values:
+        raise argparse.ArgumentTypeError(
+            f"grid {text!r} is not NAME=log:LO:HI:NUM, NAME=lin:LO:HI:NUM or NAME=v1,v2,… (e.g. lr=log:1e-3:1:100)")
+    return name.replace("-", "_"), values
+
+
+def _grid_values(cls, name: str, text: str):
+    import numpy as np
+
+    kind, _, rest = text.partition(":")
+    if kind in ("log", "lin"):
+        parts = rest.split(":")
+        try:
+            lo, hi, num = float(parts[0]), float(parts[1]), int(parts[2])
+            if len(parts) != 3:
+                raise ValueError
+        except (ValueError, IndexError):
+            raise CLIError(f"--grid {name}={text}: expected {kind}:LO:HI:NUM, e.g. {name}={kind}:1e-3:1:100") from None
+        if num < 1:
+            raise CLIError(f"--grid {name}={text}: NUM must be ≥ 1, got {num} (an empty grid)")
+        if kind == "log" and not (lo > 0 and hi > 0):
+            raise CLIError(f"--grid {name}={text}: log ranges need LO > 0 and HI > 0")
+        return np.logspace(np.log10(lo), np.log10(hi), num) if kind == "log" else np.linspace(lo, hi, num)
+    values = [_hyperparameter(cls, name, v) for v in text.split(",") if v.strip()]
+    if not values:
+        raise CLIError(f"--grid {name}={text}: no values (an empty grid)")
+    return np.asarray(values)
+
+
+def _cmd_sweep(args) -> int:
+    _check_writable(args.out, "--out", IMAGE_SUFFIXES)
+    _check_writable(args.csv, "--csv", (".csv",))
+    _check_writable(args.save, "--save", (".npz",))
+    if not args.grid:
+        raise CLIError("give at least one --grid NAME=…, e.g. --grid lr=log:1e-3:1:100")
+    import landscape as ls
+
+    prob = _build_problem(args.problem, args.loss)
+    cls = _optimizer_class(args.optimizer)
+    grid = {}
+    for name, text in args.grid:
+        _hyperparameter(cls, name, "0" if name not in cls._field_defaults else _default_text(cls, name))
+        if name in grid:
+            raise CLIError(f"--grid {name} is given twice")
+        grid[name] = _grid_values(cls, name, text)
+    fixed = {k: _hyperparameter(cls, k, v) for k, v in _global_hyperparameters(args).items() if k not in grid}
+    start = time.perf_counter()
+    sw = ls.sweep(prob, cls, args.steps, init=_init_params(prob, args.init), seeds=args.seeds,
+                  batch_size=args.batch_size, tol=args.tol, memory_budget=args.memory_budget,
+                  progress=False if args.quiet else None, **fixed, **grid)
+    elapsed = time.perf_counter() - start
+    _save_figure(_sweep_figure(sw), args.out, args.dpi)
+    if args.csv:
+        sw.to_csv(args.csv)
+    if args.save:
+        sw.save(args.save)
+    from landscape.sweep import STATUS_NAMES
+
+    counts = {name: int((sw.status == code).sum()) for code, name in enumerate(STATUS_NAMES)}
+    best = sw.best()
+    setting = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best["setting"].items())
+    print(f"{args.out}: {sw.size:,} settings × {args.steps} steps in {elapsed:.2f} s; "
+          + ", ".join(f"{n} {k}" for k, n in counts.items())
+          + f"; best final loss {best['final_loss']:.6g} at {setting}"
+          + (f"; table in {args.csv}" if args.csv else "") + (f"; numbers in {args.save}" if args.save else ""))
+    return 0
+
+
+def _sweep_figure(sw):
+    """One heatmap per combination of the axes beyond the first two (small multiples, at most 12)."""
+    import itertools
+
+    import landscape as ls
+
+    plt = _pyplot()
+    extra = list(sw.axes)[2:]
+    combos = list(itertools.product(*(sw.axes[name] for name in extra)))
+    if len(combos) > 12:
+        best = sw.best()["setting"]
+        combos = [tuple(best[name] for name in extra)]
+    cols = min(len(combos), 3)
+    rows = -(-len(combos) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 5.5 * rows), squeeze=False)
+    for ax, combo in zip(axes.flat, combos):
+        panel = sw.select(**dict(zip(extra, combo))) if extra else sw
+        ls.plot.sweep(panel, ax=ax)
+        if extra:
+            ax.set_title(", ".join(f"{k}={v}" for k, v in zip(extra, combo)))
+    for ax in list(axes.flat)[len(combos):]:
+        ax.axis("off")
+    return fig
+
+
+def _default_text(cls, name: str) -> str:
+    default = cls._field_defaults[name]
+    return ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,7 +431,79 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-budget", type=int, metavar="BYTES", help="device memory per chunk of points")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_map)
+
+    p = sub.add_parser(
+        "run", help="run one optimizer and draw its path over the loss map",
+        description="Run one optimizer on a problem and draw its path over the loss map, with its loss curve. "
+        "Example: landscape run --problem seed-regression --optimizer sgd --lr 0.1 --steps 100 --out run.png")
+    _problem_arguments(p)
+    p.add_argument("--optimizer", required=True, help="sgd, adam, adamw, rmsprop, adagrad, adadelta, nadam, radam, "
+                   "adamax or lion (optionally NAME:key=value, e.g. sgd:momentum=0.9)")
+    _run_arguments(p, "run.png")
+    p.add_argument("--save", metavar="PATH.npz", help="also save the trajectory")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser(
+        "compare", help="run several optimizers from one start and draw their paths",
+        description="Run several optimizers from the same start; draw their paths and loss curves. Example (seed "
+        "004): landscape compare --problem ols --optimizer sgd --optimizer sgd:momentum=0.2 --optimizer rmsprop "
+        "--optimizer adam --lr 0.1 --init 9,2 --steps 100 --out compare.png")
+    _problem_arguments(p)
+    p.add_argument("--optimizer", required=True, action="append",
+                   help="repeat for each optimizer: NAME or NAME:key=value[:key=value], e.g. sgd:momentum=0.2")
+    _run_arguments(p, "compare.png")
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser(
+        "sweep", help="run every combination of hyperparameter values; heatmap, CSV and numbers",
+        description="Run the cartesian product of hyperparameter values in compiled batches. Example: landscape "
+        "sweep --problem seed-regression --optimizer sgd --steps 1000 --grid lr=log:1e-3:1:100 "
+        "--grid momentum=lin:0:0.99:100 --csv sweep.csv --out sweep.png")
+    _problem_arguments(p)
+    p.add_argument("--optimizer", required=True, help="sgd, adam, adamw, rmsprop, adagrad, adadelta, nadam, radam, "
+                   "adamax or lion")
+    p.add_argument("--steps", type=int, required=True, help="optimizer steps per setting")
+    p.add_argument("--grid", type=_grid_spec, action="append", metavar="NAME=SPEC",
+                   help="a swept hyperparameter: NAME=log:LO:HI:NUM, NAME=lin:LO:HI:NUM or NAME=v1,v2,… "
+                   "(booleans: true,false; Adam's beta1/beta2); repeat for more axes, in order")
+    _hyperparameter_arguments(p, "fixed hyperparameter")
+    p.add_argument("--init", metavar="P1,P2,…", help="starting parameters, in the order `landscape problems` lists")
+    p.add_argument("--batch-size", type=int, help="mini-batch size (default: full batch)")
+    p.add_argument("--seeds", type=int, default=1, help="number of shuffle seeds, a sweep axis when > 1")
+    p.add_argument("--tol", type=float, help="converged when the final loss is ≤ TOL")
+    p.add_argument("--out", default="sweep.png", help="heatmap image (default sweep.png)")
+    p.add_argument("--csv", metavar="PATH.csv", help="one row per setting: hyperparameters and summaries")
+    p.add_argument("--save", metavar="PATH.npz", help="also save the numbers")
+    p.add_argument("--dpi", type=int, default=120, help="image resolution (default 120)")
+    p.add_argument("--memory-budget", type=int, metavar="BYTES", help="device memory per chunk of settings")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_sweep)
     return parser
+
+
+def _problem_arguments(p) -> None:
+    p.add_argument("--problem", required=True, help="a built-in problem (see `landscape problems`)")
+    p.add_argument("--loss", help="loss for problems that take one: mse, l1, huber, smooth_l1")
+
+
+def _hyperparameter_arguments(p, what: str) -> None:
+    group = p.add_argument_group("hyperparameters (torch names; each applies where the optimizer has it)")
+    for name in HYPERPARAMETERS:
+        group.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="V", help=f"{what} {name}")
+
+
+def _run_arguments(p, default_out: str) -> None:
+    _hyperparameter_arguments(p, "hyperparameter")
+    p.add_argument("--steps", type=int, required=True, help="optimizer steps")
+    p.add_argument("--init", metavar="P1,P2,…", help="starting parameters, in the order `landscape problems` lists")
+    p.add_argument("--batch-size", type=int, help="mini-batch size (default: full batch)")
+    p.add_argument("--seed", type=int, default=0, help="shuffle seed for mini-batches")
+    p.add_argument("--x", type=_axis_spec, metavar="PARAM:LO:HI:NUM", help="map's horizontal axis (default: fit the paths)")
+    p.add_argument("--y", type=_axis_spec, metavar="PARAM:LO:HI:NUM", help="map's vertical axis")
+    p.add_argument("--log", action="store_true", help="logarithmic colour scale for the map")
+    p.add_argument("--arrows", action="store_true", help="draw each step as an arrow")
+    p.add_argument("--out", default=default_out, help=f"image to write (default {default_out})")
+    p.add_argument("--dpi", type=int, default=120, help="image resolution (default 120)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,6 +77,27 @@ class Sweep:
             index = np.unravel_index(int(index), self.shape)
         return {name: _scalar(values[i]) for (name, values), i in zip(self.axes.items(), index)}
 
+    def select(self, **values) -> "Sweep":
+        """The sub-sweep at one value of some axes, e.g. ``sw.select(nesterov=True)``; those axes disappear."""
+        index = [slice(None)] * len(self.axes)
+        for name, value in values.items():
+            if name not in self.axes:
+                raise ValueError(f"Sweep.select: no axis {name!r}; axes: {', '.join(self.axes)}.")
+            matches = np.flatnonzero(np.isclose(self.axes[name], value, rtol=1e-9, atol=0)
+                                     if self.axes[name].dtype.kind == "f" else self.axes[name] == value)
+            if matches.size == 0:
+                raise ValueError(f"Sweep.select: {name}={value!r} is not among {self.axes[name].tolist()}.")
+            index[list(self.axes).index(name)] = int(matches[0])
+        index = tuple(index)
+        take = lambda a: None if a is None else a[index]  # noqa: E731
+        return dataclasses.replace(
+            self, axes={k: v for k, v in self.axes.items() if k not in values},
+            fixed={**self.fixed, **values}, final_loss=take(self.final_loss), best_loss=take(self.best_loss),
+            best_step=take(self.best_step), steps_to_tol=take(self.steps_to_tol), status=take(self.status),
+            diverged_at=take(self.diverged_at), final_params=jax.tree_util.tree_map(take, self.final_params),
+            loss_curves=take(self.loss_curves),
+            param_paths=None if self.param_paths is None else jax.tree_util.tree_map(take, self.param_paths))
+
     def best(self, metric: str = "final_loss") -> dict:
         """The setting with the lowest finite ``metric`` (``final_loss`` or ``best_loss``) and its summaries."""
         if metric not in ("final_loss", "best_loss"):

@@ -16,8 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from landscape import data as _data
+from landscape import io as _io
 from landscape import optim as _optim
-from landscape.problems import Params, Problem, _as_float
+from landscape.problems import Params, Problem, _as_float, leaf_names
 
 STATUS_NAMES = ("ok", "diverged")
 OK, DIVERGED = 0, 1
@@ -66,6 +67,34 @@ class Trajectory:
     @property
     def final_loss(self) -> np.ndarray:
         return self.loss[..., -1]
+
+    def save(self, path) -> None:
+        """Write the trajectory (``.npz`` + JSON metadata), atomically; parameters are stored by leaf name."""
+        names = leaf_names(self.params)
+        arrays = {name: getattr(self, name) for name in _ARRAY_FIELDS}
+        arrays.update({f"params/{name}": leaf for name, leaf in zip(names, jax.tree_util.tree_leaves(self.params))})
+        optimizer = describe(self.optimizer) if isinstance(self.optimizer, _optim.Optimizer) else str(self.optimizer)
+        _io.save_npz(path, "Trajectory", arrays, {**self.meta, "batch_axes": list(self.batch_axes),
+                                                  "leaf_names": names, "optimizer_label": optimizer})
+
+    @classmethod
+    def load(cls, path) -> "Trajectory":
+        """Read a trajectory written by :meth:`save`; ``params`` is a ``{leaf name: array}`` dict and
+        ``optimizer`` the saved optimizer's label."""
+        arrays, meta = _io.load_npz(path, "Trajectory")
+        try:
+            params = {name: arrays[f"params/{name}"] for name in meta.pop("leaf_names")}
+            fields = {name: arrays[name] for name in _ARRAY_FIELDS}
+        except KeyError as missing:
+            raise ValueError(f"{str(path)!r} is a damaged Trajectory: missing {missing}.") from None
+        batch_axes = tuple(meta.pop("batch_axes"))
+        optimizer = meta.pop("optimizer_label")
+        for key in ("kind", "version"):
+            meta.pop(key, None)
+        return cls(params=params, **fields, batch_axes=batch_axes, optimizer=optimizer, meta=meta)
+
+
+_ARRAY_FIELDS = ("loss", "grad_norm", "steps", "status", "diverged_at", "best_loss", "best_step")
 
 
 def _tree_finite(tree) -> jax.Array:

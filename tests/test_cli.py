@@ -98,3 +98,94 @@ def test_python_dash_m_and_help(tmp_path):
     result = subprocess.run([sys.executable, "-m", "landscape", "map", "--problem", "nope"], capture_output=True,
                             text=True)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "unknown problem" in result.stderr
+
+
+def test_run_draws_and_saves_the_trajectory(tmp_path, capsys):
+    out, save = tmp_path / "run.png", tmp_path / "run.npz"
+    code, stdout, err = run(capsys, "run", "--problem", "seed-regression", "--optimizer", "sgd", "--lr", "0.1",
+                            "--steps", "100", "--out", str(out), "--save", str(save))
+    assert code == 0, err
+    assert matplotlib.image.imread(out).shape[1] > 1000
+    traj = ls.Trajectory.load(save)
+    reference = ls.run(ls.problems.seed_regression(), ls.optim.SGD(lr=0.1), steps=100)
+    np.testing.assert_array_equal(traj.loss, reference.loss)
+    np.testing.assert_array_equal(traj.params["weight"], reference.params["weight"])
+    assert traj.optimizer == "SGD(lr=0.1)" and "final loss 0.499441" in stdout
+
+
+def test_compare_seed_004(tmp_path, capsys):
+    out = tmp_path / "compare.png"
+    code, stdout, err = run(capsys, "compare", "--problem", "ols", "--optimizer", "sgd", "--optimizer",
+                            "sgd:momentum=0.2", "--optimizer", "rmsprop", "--optimizer", "adam", "--lr", "0.1",
+                            "--init", "9,2", "--steps", "100", "--out", str(out))
+    assert code == 0, err
+    assert out.stat().st_size > 10_000
+    lines = stdout.splitlines()
+    assert [line.split(":")[0].strip() for line in lines[1:]] == [
+        "SGD(lr=0.1)", "SGD(lr=0.1, momentum=0.2)", "RMSprop(lr=0.1)", "Adam(lr=0.1)"]
+    sgd = ls.run(ls.problems.ols(), ls.optim.SGD(lr=0.1), steps=100, init={"intercept": 9.0, "slope": 2.0})
+    assert f"final loss {float(sgd.loss[-1]):.6g}" in lines[1]
+
+
+def test_sweep_writes_heatmap_csv_and_numbers(tmp_path, capsys):
+    out, table, save = tmp_path / "s.png", tmp_path / "s.csv", tmp_path / "s.npz"
+    code, stdout, err = run(capsys, "sweep", "--problem", "seed-regression", "--optimizer", "sgd", "--steps", "50",
+                            "--grid", "lr=log:1e-3:1:12", "--grid", "momentum=lin:0:0.9:4", "--grid",
+                            "nesterov=true,false", "--dampening", "0", "--out", str(out), "--csv", str(table),
+                            "--save", str(save))
+    assert code == 2 and "nesterov=True requires momentum > 0" in err  # momentum=0 is in the grid: torch rejects it
+    code, stdout, err = run(capsys, "sweep", "--problem", "seed-regression", "--optimizer", "sgd", "--steps", "50",
+                            "--grid", "lr=log:1e-3:1:12", "--grid", "momentum=lin:0.1:0.9:4", "--grid",
+                            "nesterov=true,false", "--out", str(out), "--csv", str(table), "--save", str(save))
+    assert code == 0, err
+    assert "96 settings × 50 steps" in stdout
+    sw = ls.Sweep.load(save)
+    assert sw.shape == (12, 4, 2)
+    np.testing.assert_allclose(sw.axes["lr"], np.logspace(-3, 0, 12))
+    assert len(table.read_text().splitlines()) == 1 + 96
+    direct = ls.sweep(ls.problems.seed_regression(), ls.optim.SGD, 50, lr=np.logspace(-3, 0, 12),
+                      momentum=np.linspace(0.1, 0.9, 4), nesterov=[True, False])
+    np.testing.assert_array_equal(sw.final_loss, direct.final_loss)
+
+
+def test_sweep_adam_beta1_with_fixed_hyperparameter(tmp_path, capsys):
+    save = tmp_path / "a.npz"
+    code, _, err = run(capsys, "sweep", "--problem", "booth", "--optimizer", "adam", "--steps", "20", "--grid",
+                       "lr=0.01,0.1", "--grid", "beta1=lin:0.5:0.9:3", "--eps", "1e-6", "--out",
+                       str(tmp_path / "a.png"), "--save", str(save))
+    assert code == 0, err
+    sw = ls.Sweep.load(save)
+    assert list(sw.axes) == ["lr", "beta1"] and sw.fixed == {"eps": 1e-6}
+    traj = ls.run(ls.problems.booth(), ls.optim.Adam(lr=0.1, betas=(0.7, 0.999), eps=1e-6), 20)
+    np.testing.assert_allclose(sw.final_loss[1, 1], traj.loss[-1], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "--problem", "ols", "--optimizer", "sgdd", "--steps", "5"], "unknown optimizer 'sgdd'; expected one of: sgd, adam"),
+        (["run", "--problem", "ols", "--optimizer", "adam", "--momentum", "0.9", "--steps", "5"],
+         "optimizer 'adam' has no hyperparameter 'momentum'; valid: lr, betas"),
+        (["run", "--problem", "ols", "--optimizer", "sgd", "--lr", "fast", "--steps", "5"], "lr='fast': expected a number"),
+        (["run", "--problem", "ols", "--optimizer", "sgd", "--lr", "-1", "--steps", "5"], "lr must be >= 0"),
+        (["run", "--problem", "ols", "--optimizer", "sgd", "--init", "1,2,3", "--steps", "5"], "has 2 parameters"),
+        (["run", "--problem", "ols", "--optimizer", "sgd", "--steps", "-5"], "steps must be an integer ≥ 0"),
+        (["compare", "--problem", "ols", "--optimizer", "sgd:momentum", "--steps", "5"], "expected NAME or NAME:key=value"),
+        (["sweep", "--problem", "ols", "--optimizer", "sgd", "--steps", "5"], "give at least one --grid"),
+        (["sweep", "--problem", "ols", "--optimizer", "sgd", "--steps", "5", "--grid", "lr"], "is not NAME=log:LO:HI:NUM"),
+        (["sweep", "--problem", "ols", "--optimizer", "sgd", "--steps", "5", "--grid", "lr=log:1e-3:1"],
+         "expected log:LO:HI:NUM"),
+        (["sweep", "--problem", "ols", "--optimizer", "sgd", "--steps", "5", "--grid", "lr=lin:0:1:0"], "empty grid"),
+        (["sweep", "--problem", "ols", "--optimizer", "sgd", "--steps", "5", "--grid", "lr=log:0:1:5"], "LO > 0"),
+        (["sweep", "--problem", "ols", "--optimizer", "sgd", "--steps", "5", "--grid", "lr=,"], "empty grid"),
+        (["sweep", "--problem", "ols", "--optimizer", "sgd", "--steps", "5", "--grid", "rho=0.1,0.2"],
+         "optimizer 'sgd' has no hyperparameter 'rho'"),
+        (["sweep", "--problem", "ols", "--optimizer", "sgd", "--steps", "5", "--grid", "lr=lin:0.1:1:100000",
+          "--grid", "momentum=lin:0:0.9:100000"], "settings needs"),
+    ],
+)
+def test_run_compare_sweep_errors(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and message in err, err
+    assert err.startswith("landscape: error:") and err.count("\n") == 1

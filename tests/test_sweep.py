@@ -216,3 +216,15 @@ def test_random_search():
     assert (partial.samples[:, 1] == np.float32(0.8)).all() and partial.samples[:, 0].std() > 0.1
     with pytest.raises(ValueError, match="'slope' is not a parameter"):
         ls.random_search(prob, 10, {"slope": (0, 1)})
+
+
+def test_select_slices_an_axis():
+    sw = ls.sweep(problems.booth(), optim.SGD, 10, lr=[0.01, 0.02], momentum=[0.5, 0.9], nesterov=[True, False])
+    sub = sw.select(nesterov=False, momentum=0.9)
+    assert list(sub.axes) == ["lr"] and sub.fixed == {"nesterov": False, "momentum": 0.9}
+    np.testing.assert_array_equal(sub.final_loss, sw.final_loss[:, 1, 1])
+    np.testing.assert_array_equal(sub.final_params["x"], sw.final_params["x"][:, 1, 1])
+    with pytest.raises(ValueError, match=r"momentum=0.7 is not among \[0.5, 0.9\]"):
+        sw.select(momentum=0.7)
+    with pytest.raises(ValueError, match="no axis 'rho'"):
+        sw.select(rho=0.1)
