@@ -345,7 +345,7 @@ def sweep(
         if keep == "params" else None
 
     def store(start, stop, result):
-        (path, loss, grad_norm), s = result
+        (path, loss, grad_norm, _), s = result
         n = stop - start
         summary["final_loss"][start:stop] = loss[:n, -1]
         summary["grad0"][start:stop] = grad_norm[:n, 0]

@@ -42,6 +42,8 @@ class Trajectory:
         batch_axes: names of the batch axes, e.g. ``("optimizer",)``.
         optimizer: the optimizer (or batch of optimizers) that was run.
         meta: problem name, batch size, seeds, ….
+        grads: like ``params``, the full-data gradient at each recorded step (``run(..., record_grads=True)``),
+            else None.
     """
 
     params: Params
@@ -55,6 +57,7 @@ class Trajectory:
     batch_axes: tuple
     optimizer: Any
     meta: dict
+    grads: Params | None = None
 
     @property
     def batch_shape(self) -> tuple:
@@ -73,6 +76,8 @@ class Trajectory:
         names = leaf_names(self.params)
         arrays = {name: getattr(self, name) for name in _ARRAY_FIELDS}
         arrays.update({f"params/{name}": leaf for name, leaf in zip(names, jax.tree_util.tree_leaves(self.params))})
+        if self.grads is not None:
+            arrays.update({f"grads/{name}": leaf for name, leaf in zip(names, jax.tree_util.tree_leaves(self.grads))})
         optimizer = describe(self.optimizer) if isinstance(self.optimizer, _optim.Optimizer) else str(self.optimizer)
         _io.save_npz(path, "Trajectory", arrays, {**self.meta, "batch_axes": list(self.batch_axes),
                                                   "leaf_names": names, "optimizer_label": optimizer})
@@ -83,7 +88,9 @@ class Trajectory:
         ``optimizer`` the saved optimizer's label."""
         arrays, meta = _io.load_npz(path, "Trajectory")
         try:
-            params = {name: arrays[f"params/{name}"] for name in meta.pop("leaf_names")}
+            names = meta.pop("leaf_names")
+            params = {name: arrays[f"params/{name}"] for name in names}
+            grads = {name: arrays[f"grads/{name}"] for name in names} if f"grads/{names[0]}" in arrays else None
             fields = {name: arrays[name] for name in _ARRAY_FIELDS}
         except KeyError as missing:
             raise ValueError(f"{str(path)!r} is a damaged Trajectory: missing {missing}.") from None
@@ -91,7 +98,7 @@ class Trajectory:
         optimizer = meta.pop("optimizer_label")
         for key in ("kind", "version"):
             meta.pop(key, None)
-        return cls(params=params, **fields, batch_axes=batch_axes, optimizer=optimizer, meta=meta)
+        return cls(params=params, **fields, batch_axes=batch_axes, optimizer=optimizer, meta=meta, grads=grads)
 
 
 _ARRAY_FIELDS = ("loss", "grad_norm", "steps", "status", "diverged_at", "best_loss", "best_step")
@@ -114,7 +121,8 @@ class Summary(NamedTuple):
     diverged_at: jax.Array  # first step with a non-finite loss or parameter, −1 if never
 
 
-def _trajectory(fn, data, opt, params, key, permutations, tol, *, steps, every, batch_size, n_samples):
+def _trajectory(fn, data, opt, params, key, permutations, tol, *, steps, every, batch_size, n_samples,
+                record_grads=False):
     """One optimizer from one starting point: records at steps 0, every, …, steps, and a :class:`Summary`."""
     full = jax.value_and_grad(lambda p: fn(p, data))
     minibatch = batch_size is not None
@@ -147,7 +155,8 @@ def _trajectory(fn, data, opt, params, key, permutations, tol, *, steps, every, 
         p, _, loss, grad, summary = carry
         if minibatch:
             grad = jax.grad(lambda q: fn(q, data))(p)
-        return p, jnp.where(summary.diverged_at >= 0, jnp.nan, loss), _global_norm(grad)
+        return (p, jnp.where(summary.diverged_at >= 0, jnp.nan, loss), _global_norm(grad),
+                grad if record_grads else None)
 
     def block(carry, t0):
         carry, _ = jax.lax.scan(step, carry, t0 + jnp.arange(every, dtype=jnp.int32))
@@ -165,12 +174,14 @@ def _trajectory(fn, data, opt, params, key, permutations, tol, *, steps, every, 
     return history, carry[-1]
 
 
-@functools.partial(jax.jit, static_argnames=("fn", "steps", "every", "batch_size", "n_samples", "batched"))
-def _run_compiled(data, opt, params, keys, permutations, tol, *, fn, steps, every, batch_size, n_samples, batched):
+@functools.partial(jax.jit, static_argnames=("fn", "steps", "every", "batch_size", "n_samples", "batched",
+                                             "record_grads"))
+def _run_compiled(data, opt, params, keys, permutations, tol, *, fn, steps, every, batch_size, n_samples, batched,
+                  record_grads=False):
     """Trajectories for a batch. ``batched``: which of (optimizer, init, seed) carry a batch axis, mapped as an
     outer product in that order; or None, when all three share one flat leading axis (sweeps)."""
     one = functools.partial(_trajectory, fn, data, steps=steps, every=every, batch_size=batch_size,
-                            n_samples=n_samples)
+                            n_samples=n_samples, record_grads=record_grads)
     mapped = lambda o, p, k: one(o, p, k, permutations, tol)  # noqa: E731
     if batched is None:
         return jax.vmap(mapped)(opt, params, keys)
@@ -219,6 +230,7 @@ def run(
     seed: int | Any = 0,
     every: int = 1,
     permutations: Any = None,
+    record_grads: bool = False,
 ) -> Trajectory:
     """Run ``optimizer`` on ``problem`` for ``steps`` steps; record every ``every``-th step (``steps`` divisible by it).
 
@@ -234,6 +246,8 @@ def run(
         every: record every ``every``-th step (the loss is always recorded on the full data set).
         permutations: explicit shuffles, an integer array ``(epochs, N)`` used instead of the seeds' (to
             replay a torch run's order); it must cover every epoch the run touches.
+        record_grads: also record the full-data gradient at each recorded step (``Trajectory.grads``), e.g. for
+            gradient arrows.
 
     Returns:
         A :class:`Trajectory`.
@@ -271,8 +285,8 @@ def run(
     data = jax.tree_util.tree_map(jnp.asarray, problem.data)
     history, summary = jax.device_get(_run_compiled(
         data, opt, params, keys, permutations, -jnp.inf, fn=problem.fn, steps=steps, every=every,
-        batch_size=batch_size, n_samples=n_samples, batched=batched))
-    path, loss, grad_norm = history
+        batch_size=batch_size, n_samples=n_samples, batched=batched, record_grads=bool(record_grads)))
+    path, loss, grad_norm, grads = history
 
     batch_shape = tuple(opt_shape) + (
         (jax.tree_util.tree_leaves(params)[0].shape[0],) if init_batched else ()) + seeds.shape
@@ -280,6 +294,7 @@ def run(
     shape = lambda a: np.reshape(a, batch_shape + a.shape[n_batch:])  # noqa: E731
     return Trajectory(
         params=jax.tree_util.tree_map(shape, path),
+        grads=jax.tree_util.tree_map(shape, grads) if record_grads else None,
         loss=shape(loss),
         grad_norm=shape(grad_norm),
         steps=np.arange(0, steps + 1, every),

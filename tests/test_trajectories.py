@@ -307,3 +307,18 @@ def test_best_loss_and_step_cover_unrecorded_steps():
     thin = ls.run(prob, optim.SGD(lr=np.array([0.1, 0.3]), momentum=0.9), steps=60, every=20)
     np.testing.assert_array_equal(thin.best_step, np.argmin(dense.loss, axis=1))
     np.testing.assert_allclose(thin.best_loss, dense.loss.min(axis=1), rtol=1e-6)
+
+
+def test_record_grads_matches_closed_form(tmp_path):
+    prob = problems.seed_regression()
+    traj = ls.run(prob, optim.Adam(lr=0.3), steps=6, record_grads=True, every=2)
+    x, y = (a.astype(np.float64) for a in prob.data)
+    for t in range(4):
+        r = traj.params["weight"][t] * x + traj.params["bias"][t] - y
+        np.testing.assert_allclose(traj.grads["weight"][t], 2 * np.mean(r * x), rtol=1e-5)
+        np.testing.assert_allclose(traj.grads["bias"][t], 2 * np.mean(r), rtol=1e-5)
+    np.testing.assert_allclose(traj.grad_norm, np.hypot(traj.grads["weight"], traj.grads["bias"]), rtol=1e-6)
+    assert ls.run(prob, optim.Adam(lr=0.3), steps=6).grads is None
+    traj.save(tmp_path / "t.npz")
+    back = ls.Trajectory.load(tmp_path / "t.npz")
+    np.testing.assert_array_equal(back.grads["bias"], traj.grads["bias"])
