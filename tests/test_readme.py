@@ -21,3 +21,13 @@ def test_readme_test_command_is_what_ci_runs():
     ci = (README.parent / ".ci" / "run").read_text()
     assert 'pip install -e ".[test]" && pytest -q' in README.read_text()
     assert ci.strip().endswith("pytest -q")
+
+
+def test_api_example_runs(tmp_path, monkeypatch, capsys):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(blocks[1], "README.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "(1000, 101) 0"
+    assert out[1].startswith("(100, 100) {'lr':")
+    assert len((tmp_path / "sweep.csv").read_text().splitlines()) == 10_001
