@@ -16,6 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from landscape import _chunks
 from landscape import io as _io
@@ -177,8 +178,10 @@ def _resolve_axis(axis: Axis, which: str, problem: Problem, treedef, shapes, nam
 _SAMPLE_UNROLL = 10  # samples per unrolled step of the accumulation loop (fastest on CPU, measured)
 
 
-@functools.partial(jax.jit, static_argnames=("fn", "treedef", "shapes", "chunk", "with_grad", "sample_mean"))
-def _evaluate_chunk(data, origin, dx, dy, xs, ys, start, *, fn, treedef, shapes, chunk, with_grad, sample_mean):
+@functools.partial(jax.jit, static_argnames=("fn", "treedef", "shapes", "chunk", "with_grad", "sample_mean",
+                                             "sharding"))
+def _evaluate_chunk(data, origin, dx, dy, xs, ys, start, *, fn, treedef, shapes, chunk, with_grad, sample_mean,
+                    sharding=None):
     """Loss (and, with ``with_grad``, its derivatives along dx and dy) at ``chunk`` consecutive grid points.
 
     With ``sample_mean`` the loss is accumulated one sample at a time, every step vectorised over the chunk's
@@ -187,6 +190,8 @@ def _evaluate_chunk(data, origin, dx, dy, xs, ys, start, *, fn, treedef, shapes,
     nx = xs.shape[0]
     last = xs.shape[0] * ys.shape[0] - 1
     k = jnp.minimum(start + jnp.arange(chunk), last)  # the final chunk repeats the last point as padding
+    if sharding is not None:  # split the chunk's points across all local devices
+        k = jax.lax.with_sharding_constraint(k, sharding)
     thetas = origin + xs[k % nx, None] * dx + ys[k // nx, None] * dy  # (chunk, n_params)
 
     def loss_at(theta, batch):
@@ -222,6 +227,7 @@ def loss_map(
     chunk_size: int | None = None,
     progress: bool | None = None,
     accumulate_samples: bool | None = None,
+    fast_path: bool = True,
 ) -> LossMap:
     """Evaluate ``problem.loss`` on the grid ``x × y`` of a plane through ``center`` (default ``problem.params``).
 
@@ -235,6 +241,8 @@ def loss_map(
         progress: show a progress bar (None: only when the map takes more than about a second).
         accumulate_samples: for problems whose loss is a mean over samples (``problem.sample_mean``), sum it one
             sample at a time, vectorised over points (None: whenever it applies; False: one vmapped loss per point).
+        fast_path: for MSE on a model affine in its parameters (``problem.linear``), evaluate the exact quadratic
+            the loss is on any plane, from float64 sufficient statistics, instead of the model at every point.
 
     Returns:
         A :class:`LossMap` with ``values`` of shape ``(y.num, x.num)``.
@@ -264,10 +272,31 @@ def loss_map(
     _chunks.check_host_memory(n_points * n_outputs * dtype.itemsize, "loss_map",
                               f"a {y.num}×{x.num} grid", "use fewer points")
 
+    meta = {
+        "problem": problem.name,
+        "dtype": dtype.name,
+        "x_axis": _axis_meta(x),
+        "y_axis": _axis_meta(y),
+        "center": {name: float(v) for name, v in zip(names, _flatten(center, np.float64)[0])} if len(names) <= 64 else None,
+    }
+    quadratic = None
+    if fast_path and problem.linear and problem.loss_name == "mse" and problem.model is not None and problem.data:
+        origin64 = _flatten(center, np.float64)[0]
+        origin64[[i for i in (ix, iy) if i is not None]] = 0
+        quadratic = _least_squares_plane(problem, origin64, dx.astype(np.float64), dy.astype(np.float64), treedef,
+                                         shapes)
+    if quadratic is not None:
+        grid = _fast_map(quadratic, x, y, grad, dtype, budget, progress)
+        return LossMap(grid[0], x.values, y.values, x.name, y.name, grad_x=grid[1] if grad else None,
+                       grad_y=grid[2] if grad else None, meta={**meta, "method": "least-squares quadratic"})
+
+    devices = jax.local_devices()
+    sharding = NamedSharding(Mesh(np.array(devices), ("points",)), PartitionSpec("points")) \
+        if len(devices) > 1 else None
     data = jax.tree_util.tree_map(jnp.asarray, problem.data)
     args = (data, jnp.asarray(origin), jnp.asarray(dx), jnp.asarray(dy),
             jnp.asarray(x.values, dtype), jnp.asarray(y.values, dtype))
-    static = dict(fn=problem.fn, treedef=treedef, shapes=shapes, with_grad=grad,
+    static = dict(fn=problem.fn, treedef=treedef, shapes=shapes, with_grad=grad, sharding=sharding,
                   sample_mean=problem.sample_mean and problem.n_samples is not None and accumulate_samples is not False)
     if accumulate_samples and not static["sample_mean"]:
         raise ValueError(f"loss_map: accumulate_samples=True needs a problem whose loss is a mean over samples; "
@@ -279,8 +308,11 @@ def loss_map(
     n_params = len(origin)
     chunk = chunk_size or _chunks.plan_chunk(
         compile_at, n_points, budget, max_chunk=_MAX_CHUNK, owner="loss_map", item="point",
-        fallback=8 * dtype.itemsize * ((problem.n_samples or 1) * n_outputs + n_params * (1 + 2 * grad)))
-    compiled = compile_at(min(chunk, n_points))
+        fallback=8 * dtype.itemsize * ((problem.n_samples or 1) * n_outputs + n_params * (1 + 2 * grad)),
+        multiple=len(devices))
+    if chunk_size is not None:
+        chunk = -(-min(chunk, n_points) // len(devices)) * len(devices)
+    compiled = compile_at(chunk)
     values = np.empty((n_outputs, n_points), dtype)
 
     def store(start, stop, result):
@@ -291,15 +323,82 @@ def loss_map(
     _chunks.run_chunks(n_points, chunk, lambda start: compiled(*args, jnp.asarray(start, jnp.int32)), store,
                        progress, f"loss map {y.num}×{x.num}")
     grid = values.reshape(n_outputs, y.num, x.num)
-    meta = {
-        "problem": problem.name,
-        "dtype": dtype.name,
-        "x_axis": _axis_meta(x),
-        "y_axis": _axis_meta(y),
-        "center": {name: float(v) for name, v in zip(names, _flatten(center, np.float64)[0])} if len(names) <= 64 else None,
-    }
-    return LossMap(grid[0], x.values, y.values, x.name, y.name,
-                   grad_x=grid[1] if grad else None, grad_y=grid[2] if grad else None, meta=meta)
+    method = "sample accumulation" if static["sample_mean"] else "direct"
+    return LossMap(grid[0], x.values, y.values, x.name, y.name, grad_x=grid[1] if grad else None,
+                   grad_y=grid[2] if grad else None, meta={**meta, "method": method, "devices": len(devices)})
+
+
+@dataclasses.dataclass(frozen=True)
+class _Quadratic:
+    """``L(a, b) = floor + suu·Δa² + 2·suv·Δa·Δb + svv·Δb²`` with ``Δa = a − a0``, ``Δb = b − b0``."""
+
+    floor: float
+    a0: float
+    b0: float
+    suu: float
+    suv: float
+    svv: float
+
+
+def _least_squares_plane(problem: Problem, origin, dx, dy, treedef, shapes) -> _Quadratic | None:
+    """The MSE of an affine model on the plane ``origin + a·dx + b·dy`` as a quadratic, from float64 statistics.
+
+    The model's Jacobian (its features) comes from JAX once; residuals, their projections on the plane and all
+    means are then NumPy float64. The quadratic is centred on the plane's own minimiser so that float32 keeps
+    its relative precision near the minimum. None when the plane has no unique minimiser (a direction the model
+    ignores): the caller then evaluates directly.
+    """
+    inputs, targets = problem.data
+
+    def predictions(theta):
+        return jnp.ravel(problem.model(_unflatten(theta, treedef, shapes), jnp.asarray(inputs)))
+
+    with jax.enable_x64(True):  # the features in float64, from the data as given
+        zero = jnp.zeros(len(origin), jnp.float64)
+        jac = np.asarray(jax.jacfwd(predictions)(zero), np.float64)
+        offset = np.asarray(predictions(zero), np.float64)
+    r0 = jac @ origin + offset - np.ravel(np.asarray(targets, np.float64))
+    u, v = jac @ dx, jac @ dy
+    suu, suv, svv, sru, srv = (np.mean(p) for p in (u * u, u * v, v * v, r0 * u, r0 * v))
+    if not suu * svv - suv * suv > 1e-12 * suu * svv:
+        return None
+    a0, b0 = np.linalg.solve([[suu, suv], [suv, svv]], [-sru, -srv])
+    floor = np.mean((r0 + a0 * u + b0 * v) ** 2)  # the plane's minimum, from its own residuals: no cancellation
+    return _Quadratic(float(floor), float(a0), float(b0), float(suu), float(suv), float(svv))
+
+
+@functools.partial(jax.jit, static_argnames=("with_grad",))
+def _quadratic_rows(q, da, db, *, with_grad):
+    """Values (and derivatives) of the quadratic ``q`` on the rows ``db`` × columns ``da`` (offsets from its centre)."""
+    a, b = da[None, :], db[:, None]
+    values = q[0] + (q[1] * a + 2 * q[2] * b) * a + q[3] * b * b
+    if not with_grad:
+        return values
+    return values, (2 * (q[1] * a + q[2] * b), 2 * (q[2] * a + q[3] * b))
+
+
+def _fast_map(q: _Quadratic, x: Axis, y: Axis, grad: bool, dtype, budget: int, progress) -> list[np.ndarray]:
+    """The quadratic on the grid, in chunks of rows; one chunk's device buffers are returned without a copy."""
+    da = jnp.asarray(x.values - q.a0, dtype)
+    db = np.asarray(y.values - q.b0, dtype)
+    coefficients = jnp.asarray([q.floor, q.suu, q.suv, q.svv], dtype)
+    n_outputs = 3 if grad else 1
+    rows = int(max(1, min(y.num, budget // (x.num * dtype.itemsize * n_outputs * 2))))
+    flatten = lambda result: [result] if not grad else [result[0], *result[1]]  # noqa: E731
+    if rows == y.num:
+        return [np.asarray(part) for part in flatten(_quadratic_rows(coefficients, da, jnp.asarray(db), with_grad=grad))]
+    values = np.empty((n_outputs, y.num, x.num), dtype)
+
+    def store(start, stop, result):
+        for k, part in enumerate(flatten(result)):
+            values[k, start:stop] = part[: stop - start]
+
+    def launch(start):
+        chunk = np.pad(db[start:start + rows], (0, max(0, start + rows - y.num)), mode="edge")  # one shape for all
+        return _quadratic_rows(coefficients, da, jnp.asarray(chunk), with_grad=grad)
+
+    _chunks.run_chunks(y.num, rows, launch, store, progress, f"loss map {y.num}×{x.num} (least squares)")
+    return list(values)
 
 
 def _axis_meta(axis: Axis) -> dict:

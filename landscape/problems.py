@@ -79,6 +79,10 @@ class Problem:
         description: one line for ``landscape problems``.
         sample_mean: True when ``fn(params, data)`` is the mean over samples ``s`` of ``fn(params, data[s:s+1])``;
             loss maps then accumulate it one sample at a time, vectorised over points (several times faster).
+        model: ``model(params, inputs) -> predictions`` when the loss is ``loss_name(model(params, x), y)``.
+        loss_name: the name of that loss (see :func:`landscape.losses.names`).
+        linear: the model is affine in its parameters; with ``loss_name == "mse"`` the loss on any plane is a
+            quadratic, which loss maps evaluate exactly from sufficient statistics (the least-squares fast path).
     """
 
     name: str
@@ -90,6 +94,9 @@ class Problem:
     bounds: dict | None = None
     description: str = ""
     sample_mean: bool = False
+    model: Callable | None = None
+    loss_name: str | None = None
+    linear: bool = False
 
     def loss(self, params: Params) -> jax.Array:
         """Full-batch loss at ``params``."""
@@ -131,6 +138,7 @@ class Problem:
         name: str = "custom",
         minima: tuple = (),
         sample_mean: bool | None = None,
+        linear: bool = False,
         **loss_kwargs,
     ) -> "Problem":
         """A problem ``loss(model_fn(params, x), y)`` for a user model.
@@ -139,6 +147,8 @@ class Problem:
         callable ``loss(prediction, target) -> scalar``. ``sample_mean`` (see :class:`Problem`) defaults to True
         for the per-sample mean losses (mse, l1, huber, smooth_l1, bce and bce_with_logits without ``weight``)
         and False otherwise; set it for a model that treats samples independently with a custom mean loss.
+        ``linear=True`` declares the model affine in its parameters (e.g. polynomial or linear regression), which
+        with ``loss="mse"`` enables the exact least-squares fast path of :func:`landscape.loss_map`.
         """
         if not callable(model_fn):
             raise TypeError(f"Problem.from_model: model_fn must be callable, got {type(model_fn).__name__}.")
@@ -157,8 +167,9 @@ class Problem:
         if sample_mean is None:
             sample_mean = (isinstance(loss, str) and loss.replace("-", "_") in _SAMPLE_MEAN_LOSSES
                            and "weight" not in loss_kwargs and loss_kwargs.get("reduction", "mean") == "mean")
+        loss_name = loss.replace("-", "_") if isinstance(loss, str) and not loss_kwargs else None
         return cls(name=name, fn=fn, params=_as_float(params), data=(np.asarray(x), np.asarray(y)), minima=minima,
-                   sample_mean=sample_mean)
+                   sample_mean=sample_mean, model=model_fn, loss_name=loss_name, linear=bool(linear))
 
 
 _SAMPLE_MEAN_LOSSES = ("mse", "l1", "huber", "smooth_l1", "bce", "bce_with_logits")
@@ -225,6 +236,9 @@ def seed_regression(loss: str = "mse") -> Problem:
     return Problem(
         name="seed-regression",
         fn=_model_loss(_linear, key),
+        model=_linear,
+        loss_name=key,
+        linear=True,
         params=_as_float({"weight": 6.0, "bias": -3.0}),
         data=(x, y),
         minima=minima,
@@ -242,6 +256,9 @@ def ols() -> Problem:
     return Problem(
         name="ols",
         fn=_model_loss(_ols_line, "mse"),
+        model=_ols_line,
+        loss_name="mse",
+        linear=True,
         params=_as_float({"intercept": 9.0, "slope": 2.0}),
         data=(design[:, 1], y),
         minima=(_as_float({"intercept": beta[0], "slope": beta[1]}),),
@@ -259,6 +276,9 @@ def quadratic_fit() -> Problem:
     return Problem(
         name="quadratic-fit",
         fn=_model_loss(_quadratic, "mse"),
+        model=_quadratic,
+        loss_name="mse",
+        linear=True,
         params=_as_float({"a": -0.5, "b": 0.8, "c": 0.3}),
         data=(t, speed),
         minima=(_as_float(dict(zip("abc", beta))),),
@@ -398,6 +418,8 @@ def logistic_regression() -> Problem:
     return Problem(
         name="logistic-regression",
         fn=_model_loss(_logistic, "bce"),
+        model=_logistic,
+        loss_name="bce",
         params=_as_float({"weight": np.array([-2.0, 2.0]), "bias": 0.0}),
         data=(x, labels.astype(np.float32)),
         bounds={"weight[0]": (-6.0, 6.0), "weight[1]": (-6.0, 6.0)},
@@ -414,6 +436,8 @@ def softmax_regression(classes: int = 3) -> Problem:
     return Problem(
         name="softmax-regression",
         fn=_model_loss(_softmax_logits, "cross_entropy"),
+        model=_softmax_logits,
+        loss_name="cross_entropy",
         params=_as_float({"weight": np.zeros((classes, 2)), "bias": np.zeros(classes)}),
         data=(x, labels),
         bounds={"weight[0,0]": (-6.0, 6.0), "weight[0,1]": (-6.0, 6.0)},

@@ -223,3 +223,63 @@ def test_sample_accumulation_equals_direct_evaluation(name):
 def test_accumulate_samples_needs_a_sample_mean_problem():
     with pytest.raises(ValueError, match="accumulate_samples=True needs"):
         ls.loss_map(problems.booth(), ls.Axis("x", 0, 1, 3), ls.Axis("y", 0, 1, 3), accumulate_samples=True)
+
+
+# ---------------------------------------------------------------------------------------------- least-squares fast path
+
+
+@pytest.mark.parametrize("name", ["seed-regression", "ols", "quadratic-fit"])
+def test_fast_path_agrees_with_direct_evaluation(name):
+    prob = problems.get(name)
+    (xn, xb), (yn, yb) = list(prob.bounds.items())[:2]
+    x, y = ls.Axis(xn, *xb, 41), ls.Axis(yn, *yb, 37)
+    fast = ls.loss_map(prob, x, y, grad=True)
+    direct = ls.loss_map(prob, x, y, grad=True, fast_path=False)
+    assert fast.meta["method"] == "least-squares quadratic" and direct.meta["method"] != fast.meta["method"]
+    np.testing.assert_allclose(fast.values, direct.values, rtol=2e-5)
+    for field in ("grad_x", "grad_y"):
+        scale = np.abs(getattr(direct, field)).max()
+        np.testing.assert_allclose(getattr(fast, field), getattr(direct, field), rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_fast_path_keeps_precision_near_the_minimum():
+    """Seed 004: the loss is ≈ 1e-6 at the minimum, where float32 direct evaluation loses digits."""
+    prob = problems.ols()
+    m = prob.minimum
+    x = ls.Axis("intercept", float(m["intercept"]) - 2e-3, float(m["intercept"]) + 2e-3, 31)
+    y = ls.Axis("slope", float(m["slope"]) - 2e-3, float(m["slope"]) + 2e-3, 29)
+    fast = ls.loss_map(prob, x, y)
+    design = np.column_stack((np.ones(1000), prob.data[0]))
+    truth = np.array([[np.mean((design @ [a, b] - prob.data[1]) ** 2) for a in fast.xs] for b in fast.ys])
+    assert truth.min() < 1.2e-6
+    np.testing.assert_allclose(fast.values, truth, rtol=1e-6)
+    direct = ls.loss_map(prob, x, y, fast_path=False)
+    assert np.max(np.abs(direct.values - truth) / truth) > 1e-4  # what float32 direct evaluation keeps there
+
+
+def test_fast_path_on_random_directions_of_three_parameters(x64):
+    prob = problems.quadratic_fit()
+    dx, dy = ls.random_directions(prob.params, jax.random.PRNGKey(3), normalization=None)
+    fast = ls.loss_map(prob, ls.Axis(dx, -2, 2, 9), ls.Axis(dy, -2, 2, 7), center=prob.minimum)
+    direct = ls.loss_map(prob, ls.Axis(dx, -2, 2, 9), ls.Axis(dy, -2, 2, 7), center=prob.minimum, fast_path=False)
+    assert fast.meta["method"] == "least-squares quadratic"
+    np.testing.assert_allclose(fast.values, direct.values, rtol=1e-10)
+
+
+def test_fast_path_falls_back_on_a_degenerate_plane():
+    x, y = np.linspace(-1, 1, 20, dtype=np.float32), np.linspace(0, 2, 20, dtype=np.float32)
+    prob = ls.Problem.from_model(lambda p, t: p["w"] * t + 0 * p["unused"], {"w": 1.0, "unused": 0.0}, x, y,
+                                 loss="mse", linear=True)
+    m = ls.loss_map(prob, ls.Axis("w", -1, 1, 5), ls.Axis("unused", -1, 1, 4))
+    assert m.meta["method"] != "least-squares quadratic"
+    np.testing.assert_allclose(m.values[0], [np.mean((w * x - y) ** 2) for w in m.xs], rtol=1e-6)
+    assert (m.values == m.values[0]).all()
+
+
+def test_fast_path_chunked_rows_equal_one_chunk():
+    prob = problems.ols()
+    x, y = ls.Axis("intercept", -10, 10, 64), ls.Axis("slope", -10, 10, 50)
+    whole = ls.loss_map(prob, x, y, grad=True)
+    rows = ls.loss_map(prob, x, y, grad=True, memory_budget=64 * 4 * 3 * 2 * 7)  # 7 rows per chunk
+    for field in ("values", "grad_x", "grad_y"):
+        np.testing.assert_array_equal(getattr(rows, field), getattr(whole, field))

@@ -169,9 +169,12 @@ def test_sharded_over_four_devices_equals_one_device(tmp_path):
         import json, sys, numpy as np, jax, landscape as ls
         sw = ls.sweep(ls.problems.seed_regression(), ls.optim.SGD, 25, lr=np.linspace(0.01, 1.2, 13),
                       momentum=[0.0, 0.5, 0.9], memory_budget=300_000)
-        m = ls.loss_map(ls.problems.ols(), ls.Axis("intercept", -10, 10, 33), ls.Axis("slope", -10, 10, 21))
-        np.savez(sys.argv[1], final_loss=sw.final_loss, w=sw.final_params["weight"], status=sw.status, map=m.values)
-        print(json.dumps({"devices": len(jax.devices()), "sweep_devices": sw.meta["devices"], "chunk": sw.meta["chunk"]}))
+        m = ls.loss_map(ls.problems.softmax_regression(), ls.Axis("weight[0,0]", -5, 5, 33),
+                        ls.Axis("bias[1]", -5, 5, 21), grad=True, chunk_size=100)
+        np.savez(sys.argv[1], final_loss=sw.final_loss, w=sw.final_params["weight"], status=sw.status, map=m.values,
+                 map_grad=m.grad_y)
+        print(json.dumps({"devices": len(jax.devices()), "sweep_devices": sw.meta["devices"], "chunk": sw.meta["chunk"],
+                          "map_devices": m.meta["devices"]}))
     """)
     results = {}
     for count in (1, 4):
@@ -180,10 +183,10 @@ def test_sharded_over_four_devices_equals_one_device(tmp_path):
         proc = subprocess.run([sys.executable, "-c", script, str(out)], env=env, capture_output=True, text=True,
                               check=True)
         info = json.loads(proc.stdout.strip().splitlines()[-1])
-        assert info["devices"] == info["sweep_devices"] == count
+        assert info["devices"] == info["sweep_devices"] == info["map_devices"] == count
         assert info["chunk"] % count == 0
         results[count] = np.load(out)
-    for name in ("final_loss", "w", "status", "map"):
+    for name in ("final_loss", "w", "status", "map", "map_grad"):
         np.testing.assert_array_equal(results[1][name], results[4][name])
 
 
