@@ -224,3 +224,104 @@ def print_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> None:
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
         if k == 0:
             print("  ".join("-" * w for w in widths))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Used by trajectories.py and sweep.py
+
+
+def run_child(argv: list[str], timeout: float | None = None) -> dict:
+    """Run ``[sys.executable, *argv]`` in a fresh process and parse the JSON object on its last stdout line.
+
+    Returns ``{"error": ...}`` when the child fails. Measure peak memory this way: ``VmHWM`` is reset by exec.
+    """
+    import subprocess
+
+    try:
+        proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s"}
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip() or proc.stdout.strip())[-2000:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+_HLO_INSTR = re.compile(r"^\s*(?:ROOT\s+)?%([\w.\-]+)\s*=\s*")
+_HLO_COMP = re.compile(r"^(?:ENTRY\s+)?%([\w.\-]+)\s*\(.*\{\s*$")
+_TRIVIAL = {"parameter", "get-tuple-element", "tuple", "constant", "bitcast"}
+
+
+def _split_type(rest: str) -> tuple[str, str]:
+    """``rest`` = ``<type> <opcode>(...)...``: split off the (possibly tuple-typed) shape."""
+    if rest.startswith("("):
+        depth = 0
+        for i, ch in enumerate(rest):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0:
+                return rest[: i + 1], rest[i + 1:].lstrip()
+    shape, _, tail = rest.partition(" ")
+    return shape, tail
+
+
+def parse_hlo(text: str) -> dict:
+    """Optimized HLO text → ``{computation: [(name, shape, opcode, called computations), ...]}``."""
+    comps, current = {}, None
+    for line in text.splitlines():
+        m = _HLO_COMP.match(line)
+        if m and not _HLO_INSTR.match(line):
+            current = comps.setdefault(m.group(1), [])
+            continue
+        m = _HLO_INSTR.match(line)
+        if m and current is not None:
+            shape, tail = _split_type(line[m.end():])
+            opcode = tail.split("(", 1)[0].strip()
+            called = re.findall(r"(?:calls|body|condition|to_apply)=%([\w.\-]+)", tail)
+            current.append((m.group(1), shape, opcode, called))
+    return comps
+
+
+def hlo_loop_stats(text: str) -> dict:
+    """Per-iteration work of the innermost ``while`` loop (the scan over steps) of an optimized HLO module.
+
+    ``kernels``: non-trivial top-level instructions of the loop body (fusions, copies, custom calls: what runs
+    once per step); ``fused_ops``: instructions inside them (recursively); ``big_ops``: instructions whose
+    result has two or more non-unit dimensions (e.g. ``f32[settings, samples]``: the costly ones);
+    ``big_kernels``: top-level instructions producing such arrays; ``opcodes``: top-level opcode counts.
+    """
+    comps = parse_hlo(text)
+    bodies = [re.search(r"body=%([\w.\-]+)", line).group(1) for line in text.splitlines()
+              if " while(" in line and "body=%" in line]
+    if not bodies:
+        return {"error": "no while loop found"}
+
+    def has_while(comp):
+        return any(op == "while" for _, _, op, _ in comps.get(comp, []))
+
+    body = next((b for b in bodies if not has_while(b)), bodies[-1])  # innermost
+
+    def big(shape):
+        dims = re.findall(r"\[([\d,]*)\]", shape)
+        return any(sum(int(d) > 1 for d in ds.split(",") if d) >= 2 for ds in dims)
+
+    def count(comp, seen):
+        n = nb = 0
+        for _, shape, op, called in comps.get(comp, []):
+            if op in _TRIVIAL:
+                continue
+            n += 1
+            nb += big(shape)
+            for c in called:
+                if c not in seen:
+                    seen.add(c)
+                    a, b = count(c, seen)
+                    n, nb = n + a, nb + b
+        return n, nb
+
+    top = [(s, op, called) for _, s, op, called in comps[body] if op not in _TRIVIAL]
+    opcodes: dict[str, int] = {}
+    for _, op, _ in top:
+        opcodes[op] = opcodes.get(op, 0) + 1
+    fused, big_fused = count(body, set())
+    return {"loop_body": body, "kernels": len(top), "big_kernels": sum(big(s) for s, _, _ in top),
+            "fused_ops": fused, "big_ops": big_fused, "opcodes": opcodes, "hlo_lines": text.count("\n")}

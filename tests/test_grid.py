@@ -114,7 +114,7 @@ def test_budget_sets_chunk_size(monkeypatch):
 
     monkeypatch.setattr(_chunks, "plan_chunk", spy)
     m = ls.loss_map(problems.seed_regression(), ls.Axis("bias", -5, 8, 300), ls.Axis("weight", -5, 8, 300),
-                    memory_budget=2**20)
+                    memory_budget=2**20, fast_path=False)
     chunk = captured["chunk"]
     assert chunk < 300 * 300 and chunk & (chunk - 1) == 0  # a power of two below the point count
     assert chunk * _chunks.bytes_per_item(captured["compile_at"](chunk), chunk) <= 2**20
@@ -198,7 +198,7 @@ def test_loss_map_argument_errors():
     with pytest.raises(MemoryError, match=r"1000000×1000000 grid needs .* GiB"):
         ls.loss_map(prob, ls.Axis("bias", 0, 1, 10**6), ls.Axis("weight", 0, 1, 10**6))
     with pytest.raises(MemoryError, match="raise memory_budget"):
-        ls.loss_map(prob, b, w, memory_budget=1)
+        ls.loss_map(prob, b, w, memory_budget=1, fast_path=False)
 
 
 def test_metadata_records_problem_axes_and_dtype():
