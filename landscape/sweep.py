@@ -22,7 +22,7 @@ from landscape import _chunks
 from landscape import io as _io
 from landscape import optim as _optim
 from landscape.problems import Params, Problem, leaf_names, param_names
-from landscape.trajectories import _init_batch, _run_compiled
+from landscape.trajectories import _init_batch, _run_compiled, _use_sample_mean
 
 STATUS_NAMES = ("converged", "not converged", "diverged")
 CONVERGED, NOT_CONVERGED, DIVERGED = 0, 1, 2
@@ -308,10 +308,11 @@ def sweep(
     devices = jax.local_devices()
     mesh = Mesh(np.array(devices), ("settings",))
     sharding = NamedSharding(mesh, PartitionSpec("settings"))
+    replicated = NamedSharding(mesh, PartitionSpec())
     data = jax.tree_util.tree_map(jnp.asarray, problem.data)
     every = 1 if keep else steps
     static = dict(fn=problem.fn, steps=steps, every=every, batch_size=batch_size, n_samples=problem.n_samples,
-                  batched=None)
+                  batched=None, sample_mean=_use_sample_mean(problem, batch_size))
     tol_arg = jnp.asarray(-jnp.inf if loss_tol is None else loss_tol, jnp.result_type(float))
     axis_names = list(all_axes)
 
@@ -319,12 +320,12 @@ def sweep(
         flat = np.minimum(np.arange(start, start + size), n_settings - 1)  # pad the last chunk with its last setting
         index = dict(zip(axis_names, np.unravel_index(flat, shape)))
         opt = _optimizer(optimizer_class, fixed, {k: all_axes[k][index[k]] for k in axes})
-        opt = jax.tree_util.tree_map(lambda a: np.broadcast_to(a, (size,)), opt)
+        opt = jax.tree_util.tree_map(lambda a: np.broadcast_to(a, (size,)) if np.ndim(a) else a, opt)
         chunk_params = jax.tree_util.tree_map(lambda a: np.asarray(a)[index["init"]], params) if init_batched \
             else jax.tree_util.tree_map(lambda a: np.broadcast_to(a, (size, *np.shape(a))), params)
         seed = seed_values[index["seed"]] if "seed" in index else np.full(size, seed_values[0])
         keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seed))
-        put = lambda a: jax.device_put(a, sharding)  # noqa: E731
+        put = lambda a: jax.device_put(a, sharding if np.ndim(a) else replicated)  # noqa: E731
         return (data, jax.tree_util.tree_map(put, opt), jax.tree_util.tree_map(put, chunk_params), put(keys), None,
                 tol_arg)
 
