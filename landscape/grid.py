@@ -192,29 +192,32 @@ def _evaluate_chunk(data, origin, dx, dy, xs, ys, start, *, fn, treedef, shapes,
     k = jnp.minimum(start + jnp.arange(chunk), last)  # the final chunk repeats the last point as padding
     if sharding is not None:  # split the chunk's points across all local devices
         k = jax.lax.with_sharding_constraint(k, sharding)
-    thetas = origin + xs[k % nx, None] * dx + ys[k // nx, None] * dy  # (chunk, n_params)
+    a, b = xs[k % nx], ys[k // nx]
+    slices = np.cumsum([0] + [math.prod(shape) for shape in shapes])
+    leaves = []  # each leaf built for all points at once: scalar parameters become plain vectors over points
+    for shape, lo, hi in zip(shapes, slices[:-1], slices[1:]):
+        block = origin[lo:hi] + a[:, None] * dx[lo:hi] + b[:, None] * dy[lo:hi]
+        leaves.append(block.reshape((chunk, *shape)))
+    params = jax.tree_util.tree_unflatten(treedef, leaves)
 
-    def loss_at(theta, batch):
-        return fn(_unflatten(theta, treedef, shapes), batch)
-
-    point = jax.vmap(jax.value_and_grad(loss_at) if with_grad else loss_at, in_axes=(0, None))
+    point = jax.vmap(jax.value_and_grad(fn) if with_grad else fn, in_axes=(0, None))
     if sample_mean:
         n = jax.tree_util.tree_leaves(data)[0].shape[0]
 
         def add_sample(total, s):
             batch = jax.tree_util.tree_map(lambda d: jax.lax.dynamic_slice_in_dim(d, s, 1), data)
-            return jax.tree_util.tree_map(jnp.add, total, point(thetas, batch)), None
+            return jax.tree_util.tree_map(jnp.add, total, point(params, batch)), None
 
-        zero = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(point, thetas, data))
+        zero = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(point, params, data))
         total, _ = jax.lax.scan(add_sample, zero, jnp.arange(n), unroll=min(n, _SAMPLE_UNROLL))
         result = jax.tree_util.tree_map(lambda t: t / n, total)
     else:
-        result = point(thetas, data)
-    if with_grad:
-        value, grad = result
-        return value, (grad @ dx, grad @ dy)
-    return result
-
+        result = point(params, data)
+    if not with_grad:
+        return result
+    value, grad = result
+    flat = jnp.concatenate([g.reshape(chunk, -1) for g in jax.tree_util.tree_leaves(grad)], axis=1)
+    return value, (flat @ dx, flat @ dy)
 
 def loss_map(
     problem: Problem,
