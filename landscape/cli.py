@@ -407,7 +407,10 @@ def _default_text(cls, name: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="landscape", description="Loss landscapes and optimizer trajectories in JAX.")
+    parser = _Parser(prog="landscape", description="Loss landscapes and optimizer trajectories in JAX. Compiled "
+                     "code is cached between runs in $LANDSCAPE_CACHE_DIR (default ~/.cache/landscape/jax); "
+                     "--no-cache, anywhere on the command line, turns that off.")
+    parser.add_argument("--no-cache", action="store_true", help="don't use the persistent compilation cache")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("problems", help="list the built-in problems and their parameters")
@@ -506,11 +509,36 @@ def _run_arguments(p, default_out: str) -> None:
     p.add_argument("--dpi", type=int, default=120, help="image resolution (default 120)")
 
 
+def compilation_cache_dir() -> str:
+    """Where the CLI keeps JAX's persistent compilation cache: ``$LANDSCAPE_CACHE_DIR``, else the user cache."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.environ.get("LANDSCAPE_CACHE_DIR") or os.path.join(base, "landscape", "jax")
+
+
+def _enable_compilation_cache() -> None:
+    """Let a second process reuse the first one's compiled code (silently skipped if the directory can't be made)."""
+    directory = compilation_cache_dir()
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError:
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", directory)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``landscape`` console script; returns the exit code."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    use_cache = "--no-cache" not in argv  # accepted anywhere on the command line
+    argv = [a for a in argv if a != "--no-cache"]
     try:
         args = parser.parse_args(argv)
+        if use_cache and args.command not in (None, "problems"):
+            _enable_compilation_cache()
         if args.command is None:
             parser.print_help()
             return 2

@@ -10,7 +10,7 @@ from landscape.cli import main
 
 
 def run(capsys, *argv):
-    code = main(list(argv))
+    code = main([*argv, "--no-cache"])  # the in-process tests leave JAX's global cache setting alone
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -189,3 +189,17 @@ def test_run_compare_sweep_errors(tmp_path, capsys, monkeypatch, argv, message):
     code, _, err = run(capsys, *argv)
     assert code == 2 and message in err, err
     assert err.startswith("landscape: error:") and err.count("\n") == 1
+
+
+def test_persistent_compilation_cache(tmp_path):
+    cache = tmp_path / "cache"
+    env = {**__import__("os").environ, "LANDSCAPE_CACHE_DIR": str(cache)}
+    argv = [sys.executable, "-m", "landscape", "map", "--problem", "booth", "--x", "x:-1:1:11", "--y", "y:-1:1:11",
+            "--out", str(tmp_path / "m.png")]
+    subprocess.run([*argv, "--no-cache"], env=env, check=True, capture_output=True)
+    assert not cache.exists() or not any(cache.iterdir())
+    subprocess.run(argv, env=env, check=True, capture_output=True)
+    entries = {p.name for p in cache.iterdir()}
+    assert any("evaluate_chunk" in name for name in entries)
+    subprocess.run(argv, env=env, check=True, capture_output=True)  # the second process reuses them
+    assert {p.name for p in cache.iterdir()} == entries
