@@ -204,12 +204,12 @@ def _evaluate_chunk(data, origin, dx, dy, xs, ys, start, *, fn, treedef, shapes,
     if sample_mean:
         n = jax.tree_util.tree_leaves(data)[0].shape[0]
 
-        def add_sample(total, s):
-            batch = jax.tree_util.tree_map(lambda d: jax.lax.dynamic_slice_in_dim(d, s, 1), data)
+        def add_sample(total, sample):  # the scan feeds one sample; the loss sees a batch of one
+            batch = jax.tree_util.tree_map(lambda d: d[None], sample)
             return jax.tree_util.tree_map(jnp.add, total, point(params, batch)), None
 
         zero = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(point, params, data))
-        total, _ = jax.lax.scan(add_sample, zero, jnp.arange(n), unroll=min(n, _SAMPLE_UNROLL))
+        total, _ = jax.lax.scan(add_sample, zero, data, unroll=min(n, _SAMPLE_UNROLL))
         result = jax.tree_util.tree_map(lambda t: t / n, total)
     else:
         result = point(params, data)
