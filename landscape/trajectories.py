@@ -128,12 +128,12 @@ def _sample_mean_value_and_grad(fn, data):
     one = jax.value_and_grad(fn)
 
     def value_and_grad(params):
-        def add(total, s):
-            batch = jax.tree_util.tree_map(lambda d: jax.lax.dynamic_slice_in_dim(d, s, 1), data)
+        def add(total, sample):  # the scan feeds one sample; the loss sees a batch of one
+            batch = jax.tree_util.tree_map(lambda d: d[None], sample)
             return jax.tree_util.tree_map(jnp.add, total, one(params, batch)), None
 
         zero = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(one, params, data))
-        total, _ = jax.lax.scan(add, zero, jnp.arange(n), unroll=min(n, 10))
+        total, _ = jax.lax.scan(add, zero, data, unroll=min(n, 10))
         return jax.tree_util.tree_map(lambda t: t / n, total)
 
     return value_and_grad
