@@ -33,6 +33,16 @@ def device_tag() -> str:
     return f"{dev.platform}-" + re.sub(r"[^a-z0-9]+", "-", dev.device_kind.lower()).strip("-")
 
 
+def short_device_tag() -> str:
+    """The suite's result name: ``cpu-2core`` on CPU, the accelerator model on GPUs (``h100``, ``h200``, ``a100``…),
+    else :func:`device_tag`."""
+    dev = jax.devices()[0]
+    if dev.platform == "cpu":
+        return device_tag()
+    m = re.search(r"\b([a-z]{1,2}\d{2,4}[a-z]?)\b", dev.device_kind.lower())  # "NVIDIA H100 80GB HBM3" → h100
+    return m.group(1) if m else device_tag()
+
+
 def environment() -> dict:
     """What the numbers were measured on."""
     env = {
@@ -127,17 +137,50 @@ def timed(fn, *, repeats: int = 3, warmup: int = 1, max_s: float | None = None) 
 
 
 def sgemm_roofline(n: int = 2048, repeats: int = 5) -> dict:
-    """GFLOP/s of an ``n×n`` float32 matrix product (2n³ flops), with jitted ``jnp.dot`` and with NumPy."""
+    """GFLOP/s of an ``n×n`` float32 matrix product (2n³ flops), with jitted ``jnp.dot`` and with NumPy.
+
+    ``precision="highest"``: true float32 arithmetic on GPUs too (the default lets XLA use TF32 tensor cores on
+    Ampere and later, several times the FP32 rate, which is not the roofline of float32 workloads).
+    """
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
-    dot = jax.jit(jnp.dot)
+    dot = jax.jit(lambda u, v: jnp.dot(u, v, precision="highest"))
     ja, jb = jnp.asarray(a), jnp.asarray(b)
     flops = 2.0 * n**3
-    out = {"n": n, "dtype": "float32", "flops": flops}
+    out = {"n": n, "dtype": "float32", "precision": "highest", "flops": flops}
     for name, fn in (("jax", lambda: dot(ja, jb)), ("numpy", lambda: a @ b)):
         t = timed(fn, repeats=repeats)
         out[name] = {"median_s": t["median_s"], "gflops": flops / t["median_s"] / 1e9}
     out["gflops"] = max(out["jax"]["gflops"], out["numpy"]["gflops"])
+    return out
+
+
+def copy_bandwidth(nbytes: int = 256 * 2**20, repeats: int = 5) -> dict:
+    """Device memory bandwidth: a jitted ``x + 1`` over a float32 array of ``nbytes`` (each call reads and writes
+    ``nbytes``: ``2 * nbytes`` moved), STREAM-style; on CPU also NumPy's ``np.add(x, 1, out=y)``.
+
+    ``x + 1`` rather than ``x + 0`` or ``jnp.copy``: XLA folds ``x + 0`` and JAX may forward an unchanged input
+    without running anything. ``gbytes_per_s`` is the best of the measured ones (bytes read + written per second).
+    """
+    n = max(int(nbytes) // 4, 1)
+    moved = 2.0 * n * 4
+    out = {"bytes": n * 4, "bytes_moved_per_call": moved, "dtype": "float32",
+           "method": "jit(lambda x: x + 1) on a float32 array; bytes read + written per second (median of repeats)"}
+
+    def measure(kind):  # its arrays are freed on return, before the next measurement allocates its own
+        if kind == "jax":
+            add_one = jax.jit(lambda a: a + 1.0)
+            x = jax.block_until_ready(jnp.ones((n,), jnp.float32))
+            median = timed(lambda: add_one(x), repeats=repeats)["median_s"]
+        else:
+            a, b = np.ones(n, np.float32), np.empty(n, np.float32)
+            median = timed(lambda: np.add(a, 1.0, out=b), repeats=repeats)["median_s"]
+        return {"median_s": median, "gbytes_per_s": moved / median / 1e9}
+
+    out["jax"] = measure("jax")
+    if jax.devices()[0].platform == "cpu":
+        out["numpy"] = measure("numpy")
+    out["gbytes_per_s"] = max(v["gbytes_per_s"] for k, v in out.items() if k in ("jax", "numpy"))
     return out
 
 

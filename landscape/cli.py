@@ -88,15 +88,29 @@ def _pyplot():
 def _save_figure(fig, path: str, dpi: int) -> None:
     from landscape import io
 
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     io.atomic_write(path, lambda f: fig.savefig(f, format=Path(path).suffix[1:].lower(), dpi=dpi))
     _pyplot().close(fig)
+
+
+def _map_figure(m, args, trajs=None):
+    """The map alone (``--style``), or its 3-D surface (``--surface``), with ``trajs`` on it when given."""
+    import landscape as ls
+
+    plt = _pyplot()
+    if getattr(args, "surface", False):
+        fig = plt.figure(figsize=(7.2, 5.8), layout="constrained")
+        ls.plot.surface(m, trajs=trajs, ax=fig.add_subplot(projection="3d"), log=args.log)
+        return fig
+    fig, ax = plt.subplots(figsize=(6.4, 5.2), layout="constrained")
+    ls.plot.loss_map(m, ax=ax, kind=args.style, log=args.log)
+    return fig
 
 
 def _cmd_map(args) -> int:
     _check_writable(args.out, "--out", IMAGE_SUFFIXES)
     _check_writable(args.save, "--save", (".npz",))
-    plt = _pyplot()
     import landscape as ls
 
     prob = _build_problem(args.problem, args.loss)
@@ -108,8 +122,7 @@ def _cmd_map(args) -> int:
     m = ls.loss_map(prob, ls.Axis(*x_spec), ls.Axis(*y_spec), memory_budget=args.memory_budget,
                     progress=False if args.quiet else None)
     elapsed = time.perf_counter() - start
-    fig, ax = plt.subplots(figsize=(6.4, 5.2))
-    ls.plot.loss_map(m, ax=ax, log=args.log)
+    fig = _map_figure(m, args)
     _save_figure(fig, args.out, args.dpi)
     if args.save:
         m.save(args.save)
@@ -213,46 +226,86 @@ def _init_params(prob, text: str | None):
 # ---------------------------------------------------------------------------------------------- run / compare
 
 
-def _paths_figure(prob, trajs: dict, args, title: str):
-    """Paths over the loss map of the two parameters they move in, and the loss curves beside it."""
+def _paths_map(prob, trajs: dict, args):
+    """The loss map behind the paths: ``--x``/``--y``, else the problem's view widened to hold every path (201²
+    points, through the start); None for a one-parameter problem."""
     import numpy as np
 
     import landscape as ls
+    from landscape.plot.paths import _coordinate
 
-    plt = _pyplot()
-    first = next(iter(trajs.values()))
     if len(prob.names) < 2:
-        x_name = y_name = None
-    elif args.x and args.y:
+        return None
+    if args.x and args.y:
         x_name, y_name = args.x[0], args.y[0]
     else:
         x_name, y_name = (list(prob.bounds)[:2] if prob.bounds and len(prob.bounds) >= 2 else prob.names[:2])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [1.15, 1]})
-    if x_name is not None:
-        from landscape.plot.paths import _coordinate
+    spans = []
+    for name, spec, bound in ((x_name, args.x, (prob.bounds or {}).get(x_name)),
+                              (y_name, args.y, (prob.bounds or {}).get(y_name))):
+        if spec:
+            spans.append(spec)
+            continue
+        coords = np.concatenate([_coordinate(t, name, ()) for t in trajs.values()])
+        coords = coords[np.isfinite(coords)]
+        lo, hi = (min(bound[0], coords.min()), max(bound[1], coords.max())) if bound else (coords.min(), coords.max())
+        pad = 0.05 * max(hi - lo, 1e-3)
+        spans.append((name, float(lo - pad), float(hi + pad), 201))
+    center = jax_tree_first(next(iter(trajs.values())).params)
+    return ls.loss_map(prob, ls.Axis(*spans[0]), ls.Axis(*spans[1]), center=center, progress=False)
 
-        spans = []
-        for name, spec, bound in ((x_name, args.x, (prob.bounds or {}).get(x_name)),
-                                  (y_name, args.y, (prob.bounds or {}).get(y_name))):
-            if spec:
-                spans.append(spec)
-                continue
-            coords = np.concatenate([_coordinate(t, name, ()) for t in trajs.values()])
-            coords = coords[np.isfinite(coords)]
-            lo, hi = (min(bound[0], coords.min()), max(bound[1], coords.max())) if bound else (coords.min(), coords.max())
-            pad = 0.05 * max(hi - lo, 1e-3)
-            spans.append((name, float(lo - pad), float(hi + pad), 201))
-        center = jax_tree_first(first.params)
-        m = ls.loss_map(prob, ls.Axis(*spans[0]), ls.Axis(*spans[1]), center=center, progress=False)
-        ls.plot.loss_map(m, ax=left, log=args.log, mark_min=False)
-        ls.plot.trajectories(trajs, ax=left, x=x_name, y=y_name, arrows=getattr(args, "arrows", False))
-        left.set_xlim(m.xs[0], m.xs[-1])
-        left.set_ylim(m.ys[0], m.ys[-1])
-    else:
-        left.axis("off")
+
+def _paths_figure(prob, trajs: dict, args, title: str, m=None):
+    """Paths over the loss map ``m`` (``--style``; a 3-D surface with ``--surface``; the loss against the parameter
+    for a one-parameter problem), and the loss curves beside it."""
+    import landscape as ls
+
+    plt = _pyplot()
+    fig = plt.figure(figsize=(12.5, 5.2), layout="constrained")
+    grid = fig.add_gridspec(1, 2, width_ratios=[1.2, 1])
+    right = fig.add_subplot(grid[1])
+    if m is not None and getattr(args, "surface", False):
+        ls.plot.surface(m, trajs=trajs, ax=fig.add_subplot(grid[0], projection="3d"), log=args.log)
+    elif m is not None:
+        left = fig.add_subplot(grid[0])
+        ls.plot.loss_map(m, ax=left, kind=args.style, log=args.log, mark_min=False)
+        every = max(1, len(next(iter(trajs.values())).steps) // 25)  # at most ~25 markers (and arrows) per path
+        ls.plot.trajectories(trajs, ax=left, x=m.x_label, y=m.y_label, arrows=getattr(args, "arrows", False),
+                             every=every)
+    else:  # one parameter: the path on the loss curve
+        left = fig.add_subplot(grid[0])
+        ls.plot.trajectories(trajs, ax=left, arrows=getattr(args, "arrows", False))
+        _loss_curve(prob, left)
     ls.plot.losses(trajs, ax=right)
     fig.suptitle(title)
     return fig
+
+
+def _loss_curve(prob, ax) -> None:
+    """A one-parameter problem's loss over the axes' horizontal range, under the paths drawn there."""
+    import jax
+    import numpy as np
+    from jax.flatten_util import ravel_pytree
+
+    _, unravel = ravel_pytree(prob.params)
+    lo, hi = ax.get_xlim()
+    ws = np.linspace(lo, hi, 401, dtype=np.float32)
+    ax.plot(ws, np.asarray(jax.vmap(lambda w: prob.loss(unravel(w[None])))(ws)), color="grey", linewidth=1,
+            zorder=1, label="_loss")
+    ax.set_xlim(lo, hi)
+
+
+def _write_gif(m, trajs: dict, args) -> str:
+    """``--gif``: the paths unfolding over the map (or the surface with ``--surface``); returns a note for stdout."""
+    import landscape as ls
+
+    if not args.gif:
+        return ""
+    if m is None:
+        raise CLIError("--gif needs a problem with two or more parameters (a map to draw the paths on)")
+    animation = ls.plot.animate(m, trajs, args.gif, kind=args.style, log=args.log,
+                                surface=getattr(args, "surface", False))
+    return f"; animation in {args.gif} ({animation.frames} frames)"
 
 
 def jax_tree_first(params):
@@ -269,7 +322,8 @@ def _cmd_paths(args, optimizers: list) -> dict:
     init = _init_params(prob, args.init)
     shared = _global_hyperparameters(args)
     built = [_build_optimizer(spec, shared) for spec in optimizers]
-    return prob, ls.compare(prob, built, args.steps, init=init, batch_size=args.batch_size, seed=args.seed)
+    return prob, ls.compare(prob, built, args.steps, init=init, batch_size=args.batch_size, seed=args.seed,
+                            record_grads=bool(getattr(args, "arrows", False)))
 
 
 def _report_paths(trajs: dict) -> None:
@@ -282,22 +336,28 @@ def _report_paths(trajs: dict) -> None:
 def _cmd_run(args) -> int:
     _check_writable(args.out, "--out", IMAGE_SUFFIXES)
     _check_writable(args.save, "--save", (".npz",))
+    _check_writable(args.gif, "--gif", (".gif", ".mp4"))
     prob, trajs = _cmd_paths(args, [args.optimizer])
-    fig = _paths_figure(prob, trajs, args, f"{prob.name}: {next(iter(trajs))}, {args.steps} steps")
+    m = _paths_map(prob, trajs, args)
+    fig = _paths_figure(prob, trajs, args, f"{prob.name}: {next(iter(trajs))}, {args.steps} steps", m)
     _save_figure(fig, args.out, args.dpi)
+    note = _write_gif(m, trajs, args)
     if args.save:
         next(iter(trajs.values())).save(args.save)
-    print(f"{args.out}: {prob.name}" + (f"; trajectory in {args.save}" if args.save else ""))
+    print(f"{args.out}: {prob.name}" + (f"; trajectory in {args.save}" if args.save else "") + note)
     _report_paths(trajs)
     return 0
 
 
 def _cmd_compare(args) -> int:
     _check_writable(args.out, "--out", IMAGE_SUFFIXES)
+    _check_writable(args.gif, "--gif", (".gif", ".mp4"))
     prob, trajs = _cmd_paths(args, args.optimizer)
-    fig = _paths_figure(prob, trajs, args, f"{prob.name}: {len(trajs)} optimizers, {args.steps} steps")
+    m = _paths_map(prob, trajs, args)
+    fig = _paths_figure(prob, trajs, args, f"{prob.name}: {len(trajs)} optimizers, {args.steps} steps", m)
     _save_figure(fig, args.out, args.dpi)
-    print(f"{args.out}: {prob.name}")
+    note = _write_gif(m, trajs, args)
+    print(f"{args.out}: {prob.name}" + note)
     _report_paths(trajs)
     return 0
 
@@ -382,22 +442,16 @@ def _sweep_figure(sw):
 
     import landscape as ls
 
-    plt = _pyplot()
+    _pyplot()
     extra = list(sw.axes)[2:]
     combos = list(itertools.product(*(sw.axes[name] for name in extra)))
     if len(combos) > 12:
         best = sw.best()["setting"]
         combos = [tuple(best[name] for name in extra)]
     cols = min(len(combos), 3)
-    rows = -(-len(combos) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 5.5 * rows), squeeze=False)
-    for ax, combo in zip(axes.flat, combos):
-        panel = sw.select(**dict(zip(extra, combo))) if extra else sw
-        ls.plot.sweep(panel, ax=ax)
-        if extra:
-            ax.set_title(", ".join(f"{k}={v}" for k, v in zip(extra, combo)))
-    for ax in list(axes.flat)[len(combos):]:
-        ax.axis("off")
+    fig, axes = ls.plot.grid_figure(len(combos), cols=cols, size=(7, 5.8))
+    for ax, combo in zip(axes, combos):  # a panel's title names the values of the extra axes it shows
+        ls.plot.sweep(sw.select(**dict(zip(extra, combo))) if extra else sw, ax=ax)
     return fig
 
 
@@ -428,6 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="horizontal axis, e.g. bias:-5:8:101 (default: the problem's own view, 201 points)")
     p.add_argument("--y", type=_axis_spec, metavar="PARAM:LO:HI:NUM", help="vertical axis, e.g. weight:-5:8:101")
     p.add_argument("--log", action="store_true", help="logarithmic colour scale")
+    _drawing_arguments(p)
     p.add_argument("--out", default="map.png", help="image to write (.png, .pdf, .svg, .jpg; default map.png)")
     p.add_argument("--save", metavar="PATH.npz", help="also save the numbers (values, axes, metadata)")
     p.add_argument("--dpi", type=int, default=120, help="image resolution (default 120)")
@@ -481,6 +536,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-budget", type=int, metavar="BYTES", help="device memory per chunk of settings")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_sweep)
+
+    from landscape import benchcmd  # no JAX import: the benchmarks run in their own processes
+
+    p = sub.add_parser(
+        "bench", help="run the benchmark suite (source checkout) and print one table",
+        description="Run bench/ (maps, trajectories, sweeps, startup) on the device JAX sees, each script in a fresh "
+        "process; print one table and save JSON to bench/results/<tag>[-quick].json. Example: landscape bench --quick")
+    benchcmd.add_arguments(p)
+    p.set_defaults(func=benchcmd.command)
     return parser
 
 
@@ -495,6 +559,13 @@ def _hyperparameter_arguments(p, what: str) -> None:
         group.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="V", help=f"{what} {name}")
 
 
+def _drawing_arguments(p) -> None:
+    p.add_argument("--style", choices=("heatmap", "contour", "filled"), default="heatmap",
+                   help="how to draw the map: heatmap (default), contour (labelled lines) or filled (filled contours "
+                   "under labelled lines)")
+    p.add_argument("--surface", action="store_true", help="draw the map as a 3-D surface (paths on it)")
+
+
 def _run_arguments(p, default_out: str) -> None:
     _hyperparameter_arguments(p, "hyperparameter")
     p.add_argument("--steps", type=int, required=True, help="optimizer steps")
@@ -504,7 +575,11 @@ def _run_arguments(p, default_out: str) -> None:
     p.add_argument("--x", type=_axis_spec, metavar="PARAM:LO:HI:NUM", help="map's horizontal axis (default: fit the paths)")
     p.add_argument("--y", type=_axis_spec, metavar="PARAM:LO:HI:NUM", help="map's vertical axis")
     p.add_argument("--log", action="store_true", help="logarithmic colour scale for the map")
-    p.add_argument("--arrows", action="store_true", help="draw each step as an arrow")
+    _drawing_arguments(p)
+    p.add_argument("--arrows", action="store_true",
+                   help="draw the negative gradient at each point as an arrow, −lr·∇loss long (seed 004)")
+    p.add_argument("--gif", metavar="PATH", help="also write an animation of the paths unfolding over the map "
+                   "(.gif; .mp4 when ffmpeg is installed)")
     p.add_argument("--out", default=default_out, help=f"image to write (default {default_out})")
     p.add_argument("--dpi", type=int, default=120, help="image resolution (default 120)")
 

@@ -1,7 +1,14 @@
-"""Matplotlib views of landscape results. Consumes NumPy results; never traces JAX."""
+"""Matplotlib views of landscape results: loss maps, optimizer paths, 3-D surfaces, animations and sweeps.
 
-from landscape.plot.maps import loss_map
-from landscape.plot.paths import losses, trajectories
-from landscape.plot.sweeps import sweep
+Every function consumes result objects (``LossMap``, ``Trajectory``, ``Sweep``: NumPy arrays and metadata),
+never traces JAX, takes an optional ``ax`` and returns what it drew.
+"""
 
-__all__ = ["loss_map", "losses", "sweep", "trajectories"]
+from landscape.plot.animation import Animation, animate
+from landscape.plot.figures import grid_figure, save
+from landscape.plot.maps import MapPlot, SurfacePlot, loss_map, surface
+from landscape.plot.paths import PathPlot, losses, trajectories
+from landscape.plot.sweeps import SweepPlot, sweep
+
+__all__ = ["Animation", "MapPlot", "PathPlot", "SurfacePlot", "SweepPlot", "animate", "grid_figure", "loss_map",
+           "losses", "save", "surface", "sweep", "trajectories"]

@@ -1,37 +1,221 @@
-"""Loss-map views."""
+"""Loss-map views: a heatmap (seed 000), contour lines, filled contours with labelled lines (seed 004), a 3-D surface.
+
+Everything here consumes a :class:`~landscape.LossMap` (NumPy arrays + labels); nothing traces JAX.
+"""
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
-from matplotlib import colors
+from matplotlib import colors, ticker
+
+KINDS = ("heatmap", "contour", "filled")
 
 
-def loss_map(m, *, ax=None, log: bool = False, cmap: str = "terrain", colorbar: bool = True, mark_min: bool = True):
-    """Heatmap of a :class:`~landscape.LossMap` with its axes' labels; ``log`` uses a logarithmic colour scale.
+class MapPlot(NamedTuple):
+    """What :func:`loss_map` drew: ``mappable`` (``AxesImage`` for a heatmap, ``QuadContourSet`` otherwise),
+    ``lines`` (the labelled contour lines, or None), ``colorbar`` and ``minimum`` (the marker's ``Line2D``), each
+    None when not drawn, and the ``values`` shown (masked; √loss with ``sqrt``)."""
 
-    Returns the ``AxesImage``.
-    """
+    ax: Any
+    mappable: Any
+    lines: Any
+    colorbar: Any
+    minimum: Any
+    values: np.ma.MaskedArray
+
+
+class SurfacePlot(NamedTuple):
+    """What :func:`surface` drew: the ``Poly3DCollection``, one ``Line3D`` per path, the minimum's marker."""
+
+    ax: Any
+    surface: Any
+    lines: list
+    minimum: Any
+
+
+def new_axes(ax=None, *, figsize=(6.4, 5.0), projection: str | None = None):
+    """``ax`` itself, or the axes of a new figure (constrained layout, so colour bars and labels fit)."""
     import matplotlib.pyplot as plt
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 5))
-    values = np.ma.masked_invalid(m.values)
-    norm = None
+    if ax is not None:
+        if projection == "3d" and getattr(ax, "name", "") != "3d":
+            raise ValueError("plot: a 3-D view needs 3-D axes, e.g. fig.add_subplot(projection='3d'); "
+                             f"got {type(ax).__name__}.")
+        return ax
+    fig = plt.figure(figsize=figsize, layout="constrained")
+    return fig.add_subplot(projection=projection)
+
+
+def scaled_values(values, *, log: bool = False, sqrt: bool = False, owner: str = "plot.loss_map") -> np.ma.MaskedArray:
+    """The values to draw, masked where they are not finite (and, for log or √, negative or zero / negative)."""
+    if log and sqrt:
+        raise ValueError(f"{owner}: choose log=True (logarithmic colours) or sqrt=True (√loss), not both.")
+    shown = np.ma.masked_invalid(np.asarray(values, dtype=float))
     if log:
-        positive = values[values > 0]
-        if positive.size == 0:
-            raise ValueError("plot.loss_map: log=True needs some positive loss values; this map has none.")
-        values = np.ma.masked_less_equal(values, 0)
-        norm = colors.LogNorm(vmin=float(positive.min()), vmax=float(positive.max()))
-    image = ax.imshow(values, origin="lower", extent=(m.xs[0], m.xs[-1], m.ys[0], m.ys[-1]), aspect="auto",
-                      cmap=cmap, norm=norm, interpolation="nearest")
+        shown = np.ma.masked_less_equal(shown, 0)
+        if shown.count() == 0:
+            raise ValueError(f"{owner}: log=True needs some positive loss values; this map has none.")
+    if sqrt:
+        shown = np.ma.masked_less(shown, 0)
+        if shown.count() == 0:
+            raise ValueError(f"{owner}: sqrt=True needs some non-negative loss values; this map has none.")
+        shown = np.ma.sqrt(shown)
+    return shown
+
+
+def _levels(shown: np.ma.MaskedArray, levels, log: bool):
+    """Contour levels: the given sequence, or ``levels`` nicely rounded values spanning the data."""
+    if levels is not None and np.ndim(levels) == 1:
+        return np.asarray(levels, float)
+    n = 10 if levels is None else int(levels)
+    lo, hi = float(shown.min()), float(shown.max())
+    if hi <= lo:  # a constant map
+        return np.array([lo, lo * 10]) if log else np.array([lo, lo + 1])
+    if log:
+        decades = np.log10(hi) - np.log10(lo)
+        if decades <= 1:  # less than a decade: geometric steps
+            return np.geomspace(lo, hi, n + 1)
+        subs = (1.0, 2.0, 5.0) if decades <= n / 2 else (1.0, 3.0) if decades <= 0.75 * n else (1.0,)
+        found = ticker.LogLocator(subs=subs, numticks=10 * n).tick_values(lo, hi)
+        # from the last level at or below the minimum to the first at or above the maximum: every value is filled
+        first = max(int(np.searchsorted(found, lo, side="right")) - 1, 0)
+        last = min(int(np.searchsorted(found, hi, side="left")), len(found) - 1)
+        found = found[first:last + 1]
+        if len(found) > n + 2:  # too many decades for n levels: every k-th one, keeping both ends
+            found = found[np.unique(np.r_[np.arange(0, len(found), -(-len(found) // (n + 1))), len(found) - 1])]
+        return found if len(found) > 3 else np.geomspace(lo, hi, n + 1)
+    found = ticker.MaxNLocator(n + 1).tick_values(lo, hi)
+    first = max(int(np.searchsorted(found, lo, side="right")) - 1, 0)
+    last = min(int(np.searchsorted(found, hi, side="left")), len(found) - 1)
+    return found[first:last + 1]
+
+
+def _value_label(log: bool, sqrt: bool) -> str:
+    return "√loss" if sqrt else "loss (log scale)" if log else "loss"
+
+
+def loss_map(m, *, kind: str = "heatmap", log: bool = False, sqrt: bool = False, levels=None, cmap: str | None = None,
+             colorbar: bool = True, mark_min: bool = True, ax=None, title: str | bool = True,
+             clabel: bool = True) -> MapPlot:
+    """Draw a :class:`~landscape.LossMap`; axis labels are the map's parameter names.
+
+    Args:
+        m: the map (``m.values[i, j]`` at ``x = m.xs[j]``, ``y = m.ys[i]``).
+        kind: ``"heatmap"`` (an image with the map's extent: seed 000's look), ``"contour"`` (labelled contour
+            lines) or ``"filled"`` (filled contours under dashed, labelled lines: seed 004's look).
+        log: logarithmic colour scale (and log-spaced contour levels).
+        sqrt: draw √loss (seed 004 contours √MSE, an RMSE, to spread the levels of a quadratic bowl).
+        levels: number of contour levels, or the levels themselves (on the drawn scale: √loss with ``sqrt``).
+        cmap: colour map; default ``"terrain"`` for a heatmap, ``"viridis"`` for contours.
+        colorbar: add a colour bar.
+        mark_min: star the grid's lowest value.
+        ax: axes to draw on (default: a new figure).
+        title: a title, or True for "<problem> loss", or False for none.
+        clabel: label the contour lines with their values.
+
+    Returns:
+        A :class:`MapPlot` (``ax``, ``mappable``, ``lines``, ``colorbar``, ``minimum``, ``values``).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"plot.loss_map: kind must be one of {', '.join(map(repr, KINDS))}, got {kind!r}.")
+    ax = new_axes(ax)
+    shown = scaled_values(m.values, log=log, sqrt=sqrt)
+    xs, ys = np.asarray(m.xs, float), np.asarray(m.ys, float)
+    cmap = cmap or ("terrain" if kind == "heatmap" else "viridis")
+    lines = None
+    if kind == "heatmap":
+        norm = colors.LogNorm(float(shown.min()), float(shown.max())) if log else None
+        dx, dy = (xs[-1] - xs[0]) / max(len(xs) - 1, 1) / 2, (ys[-1] - ys[0]) / max(len(ys) - 1, 1) / 2
+        mappable = ax.imshow(shown, origin="lower", extent=(xs[0] - dx, xs[-1] + dx, ys[0] - dy, ys[-1] + dy),
+                             aspect="auto", cmap=cmap, norm=norm, interpolation="nearest")
+    else:
+        level_values = _levels(shown, levels, log)
+        norm = colors.LogNorm(level_values[0], level_values[-1]) if log else None
+        if kind == "filled":
+            mappable = ax.contourf(xs, ys, shown, levels=level_values, cmap=cmap, norm=norm, extend="neither")
+            lines = ax.contour(xs, ys, shown, levels=level_values, colors="black", linestyles="dashed",
+                               linewidths=0.8, alpha=0.6)
+        else:
+            mappable = lines = ax.contour(xs, ys, shown, levels=level_values, cmap=cmap, norm=norm, linewidths=1.2)
+        if clabel:
+            ax.clabel(lines, inline=True, fontsize=8, fmt="%.2g" if log else "%.3g")
+        ax.set_xlim(xs[0], xs[-1])
+        ax.set_ylim(ys[0], ys[-1])
     ax.set_xlabel(m.x_label)
     ax.set_ylabel(m.y_label)
-    if m.meta.get("problem"):
-        ax.set_title(f"{m.meta['problem']} loss")
-    if colorbar:
-        ax.figure.colorbar(image, ax=ax, label="loss (log scale)" if log else "loss")
+    if title is True and m.meta.get("problem"):
+        ax.set_title(f"{m.meta['problem']} " + ("√loss" if sqrt else "loss"))
+    elif isinstance(title, str):
+        ax.set_title(title)
+    bar = ax.figure.colorbar(mappable, ax=ax, label=_value_label(log, sqrt),
+                             ticks=ticker.LogLocator() if log and kind != "heatmap" else None) if colorbar else None
+    minimum = None
     if mark_min:
-        x, y, _ = m.argmin
-        ax.plot([x], [y], marker="*", color="red", markersize=12, linestyle="none", label="grid minimum")
-    return image
+        x, y, value = m.argmin
+        (minimum,) = ax.plot([x], [y], marker="*", color="red", markeredgecolor="white", markersize=14,
+                             linestyle="none", label=f"grid min {value:.3g}", zorder=4)
+    return MapPlot(ax, mappable, lines, bar, minimum, shown)
+
+
+def surface(m, *, trajs=None, elev: float = 35, azim: float = -60, ax=None, log: bool = False, sqrt: bool = False,
+            cmap: str = "coolwarm", alpha: float = 1.0, resolution: int = 80, labels=None, colors=None,
+            mark_min: bool = True, title: str | bool = True) -> SurfacePlot:
+    """3-D surface of a loss map (seed 004's "master plot"), with optimizer paths lifted onto it.
+
+    Args:
+        m: the map.
+        trajs: optional paths (a Trajectory or ``compare``'s ``{label: Trajectory}``); each is drawn at height
+            loss(θ_t), its recorded loss (on a 2-parameter problem, exactly the surface's height).
+        elev, azim: the viewing angles (degrees).
+        ax: 3-D axes (``fig.add_subplot(projection="3d")``); default a new figure.
+        log: height log₁₀(loss); sqrt: height √loss (applied to the paths too).
+        resolution: at most this many rows and columns of the map are drawn (a 3-D mesh is slow to render).
+        labels, colors: path labels and colours (as in :func:`~landscape.plot.trajectories`).
+
+    Returns:
+        A :class:`SurfacePlot` (``ax``, ``surface``, ``lines``, ``minimum``).
+    """
+    from landscape.plot.paths import path_data
+
+    ax = new_axes(ax, figsize=(7.0, 5.6), projection="3d")
+    shown = scaled_values(m.values, log=log, sqrt=sqrt, owner="plot.surface")
+    height = np.ma.log10(shown) if log else shown
+    step_y, step_x = max(1, -(-len(m.ys) // resolution)), max(1, -(-len(m.xs) // resolution))
+    gx, gy = np.meshgrid(np.asarray(m.xs, float)[::step_x], np.asarray(m.ys, float)[::step_y])
+    z = height[::step_y, ::step_x].filled(np.nan)
+    ax.computed_zorder = False  # draw in zorder: the paths stay in front of the surface
+    surf = ax.plot_surface(gx, gy, z, cmap=cmap, alpha=alpha, linewidth=0, edgecolor="none", antialiased=False,
+                           vmin=np.nanmin(z), vmax=np.nanmax(z), zorder=1)
+    ax.set_xlabel(m.x_label)
+    ax.set_ylabel(m.y_label)
+    ax.set_zlabel("log₁₀ loss" if log else "√loss" if sqrt else "loss")
+    ax.view_init(elev=elev, azim=azim)
+    if title is True and m.meta.get("problem"):
+        ax.set_title(f"{m.meta['problem']} loss")
+    elif isinstance(title, str):
+        ax.set_title(title)
+    minimum = None
+    if mark_min:
+        x, y, value = m.argmin
+        v = np.log10(value) if log and value > 0 else np.sqrt(max(value, 0)) if sqrt else value
+        minimum = ax.scatter([x], [y], [v], s=60, c="black", depthshade=False, label=f"grid min {value:.3g}",
+                             zorder=3)
+    lines = []
+    if trajs is not None:
+        paths = path_data(trajs, labels, x=m.x_label, y=m.y_label)
+        if colors is not None and len(colors) < len(paths):
+            raise ValueError(f"plot.surface: {len(colors)} colours for {len(paths)} paths.")
+        for k, path in enumerate(paths):
+            zs = path.loss
+            zs = np.log10(np.where(zs > 0, zs, np.nan)) if log else np.sqrt(np.where(zs >= 0, zs, np.nan)) if sqrt \
+                else zs
+            (line,) = ax.plot(path.x, path.y, zs, marker="o", markersize=3, linewidth=1.8, label=path.label,
+                              color=None if colors is None else colors[k], zorder=10)
+            lines.append(line)
+        if any(line.get_label() and not line.get_label().startswith("_") for line in lines):
+            ax.legend(loc="upper left", fontsize="small")
+    ax.set_xlim(m.xs[0], m.xs[-1])
+    ax.set_ylim(m.ys[0], m.ys[-1])
+    return SurfacePlot(ax, surf, lines, minimum)
