@@ -206,21 +206,33 @@ def _build_optimizer(spec: str, shared: dict):
 
 
 def _init_params(prob, text: str | None):
+    """``--init``: every parameter in `landscape problems` order (``2,9``), or some by name (``slope=9``; the
+    others keep the problem's start)."""
     if text is None:
         return None
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise CLIError(f"--init {text!r}: expected comma-separated numbers, one per parameter "
-                       f"({', '.join(prob.names)})") from None
-    if len(values) != len(prob.names):
-        raise CLIError(f"--init {text!r}: {prob.name!r} has {len(prob.names)} parameters ({', '.join(prob.names)}), "
-                       f"got {len(values)} values")
-    from jax.flatten_util import ravel_pytree
     import numpy as np
+    from jax.flatten_util import ravel_pytree
 
-    _, unravel = ravel_pytree(prob.params)
-    return unravel(np.asarray(values, np.float32))
+    flat, unravel = ravel_pytree(prob.params)
+    values = np.asarray(flat, np.float64)
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        if all("=" in part for part in parts):
+            for part in parts:
+                name, value = (piece.strip() for piece in part.split("=", 1))
+                if name not in prob.names:
+                    raise CLIError(f"--init: {prob.name!r} has no parameter {name!r}; parameters: "
+                                   f"{', '.join(prob.names)}")
+                values[prob.names.index(name)] = float(value)
+        else:
+            if len(parts) != len(prob.names):
+                raise CLIError(f"--init {text!r}: {prob.name!r} has {len(prob.names)} parameters "
+                               f"({', '.join(prob.names)}), got {len(parts)} values")
+            values = np.asarray([float(v) for v in parts])
+    except ValueError:
+        raise CLIError(f"--init {text!r}: expected numbers, one per parameter ({', '.join(prob.names)}), "
+                       "or NAME=VALUE pairs") from None
+    return unravel(np.asarray(values, flat.dtype))
 
 
 # ---------------------------------------------------------------------------------------------- run / compare
@@ -505,7 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
         "compare", help="run several optimizers from one start and draw their paths",
         description="Run several optimizers from the same start; draw their paths and loss curves. Example (seed "
         "004): landscape compare --problem ols --optimizer sgd --optimizer sgd:momentum=0.2 --optimizer rmsprop "
-        "--optimizer adam --lr 0.1 --init 9,2 --steps 100 --out compare.png")
+        "--optimizer adam --lr 0.1 --init slope=9,intercept=2 --steps 100 --out compare.png")
     _problem_arguments(p)
     p.add_argument("--optimizer", required=True, action="append",
                    help="repeat for each optimizer: NAME or NAME:key=value[:key=value], e.g. sgd:momentum=0.2")
@@ -525,7 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a swept hyperparameter: NAME=log:LO:HI:NUM, NAME=lin:LO:HI:NUM or NAME=v1,v2,… "
                    "(booleans: true,false; Adam's beta1/beta2); repeat for more axes, in order")
     _hyperparameter_arguments(p, "fixed hyperparameter")
-    p.add_argument("--init", metavar="P1,P2,…", help="starting parameters, in the order `landscape problems` lists")
+    p.add_argument("--init", metavar="P1,P2,…", help="starting parameters: all, in the order `landscape problems` lists (2,9), or by name (slope=9)")
     p.add_argument("--batch-size", type=int, help="mini-batch size (default: full batch)")
     p.add_argument("--seeds", type=int, default=1, help="number of shuffle seeds, a sweep axis when > 1")
     p.add_argument("--tol", type=float, help="converged when the final loss is ≤ TOL")
@@ -569,7 +581,7 @@ def _drawing_arguments(p) -> None:
 def _run_arguments(p, default_out: str) -> None:
     _hyperparameter_arguments(p, "hyperparameter")
     p.add_argument("--steps", type=int, required=True, help="optimizer steps")
-    p.add_argument("--init", metavar="P1,P2,…", help="starting parameters, in the order `landscape problems` lists")
+    p.add_argument("--init", metavar="P1,P2,…", help="starting parameters: all, in the order `landscape problems` lists (2,9), or by name (slope=9)")
     p.add_argument("--batch-size", type=int, help="mini-batch size (default: full batch)")
     p.add_argument("--seed", type=int, default=0, help="shuffle seed for mini-batches")
     p.add_argument("--x", type=_axis_spec, metavar="PARAM:LO:HI:NUM", help="map's horizontal axis (default: fit the paths)")

@@ -250,7 +250,11 @@ def seed_regression(loss: str = "mse") -> Problem:
 
 
 def ols() -> Problem:
-    """Seed 004: ordinary least squares on 1000 points of ``y = −2 + 2x + N(0, 0.001²)``; start (9, 2)."""
+    """Seed 004: ordinary least squares on 1000 points of ``y = −2 + 2x + N(0, 0.001²)``.
+
+    Starts where the seed does: its ``init = (9, 2)`` sets the torch layer's (weight, bias), i.e. slope 9 and
+    intercept 2.
+    """
     design, y = _data.ols_data()
     beta, min_value = _least_squares(design, y)
     return Problem(
@@ -259,7 +263,7 @@ def ols() -> Problem:
         model=_ols_line,
         loss_name="mse",
         linear=True,
-        params=_as_float({"intercept": 9.0, "slope": 2.0}),
+        params=_as_float({"intercept": 2.0, "slope": 9.0}),
         data=(design[:, 1], y),
         minima=(_as_float({"intercept": beta[0], "slope": beta[1]}),),
         min_value=min_value,

@@ -117,13 +117,13 @@ def test_compare_seed_004(tmp_path, capsys):
     out = tmp_path / "compare.png"
     code, stdout, err = run(capsys, "compare", "--problem", "ols", "--optimizer", "sgd", "--optimizer",
                             "sgd:momentum=0.2", "--optimizer", "rmsprop", "--optimizer", "adam", "--lr", "0.1",
-                            "--init", "9,2", "--steps", "100", "--out", str(out))
+                            "--init", "slope=9,intercept=2", "--steps", "100", "--out", str(out))
     assert code == 0, err
     assert out.stat().st_size > 10_000
     lines = stdout.splitlines()
     assert [line.split(":")[0].strip() for line in lines[1:]] == [
         "SGD(lr=0.1)", "SGD(lr=0.1, momentum=0.2)", "RMSprop(lr=0.1)", "Adam(lr=0.1)"]
-    sgd = ls.run(ls.problems.ols(), ls.optim.SGD(lr=0.1), steps=100, init={"intercept": 9.0, "slope": 2.0})
+    sgd = ls.run(ls.problems.ols(), ls.optim.SGD(lr=0.1), steps=100, init={"intercept": 2.0, "slope": 9.0})
     assert f"final loss {float(sgd.loss[-1]):.6g}" in lines[1]
 
 
@@ -203,3 +203,17 @@ def test_persistent_compilation_cache(tmp_path):
     assert any("evaluate_chunk" in name for name in entries)
     subprocess.run(argv, env=env, check=True, capture_output=True)  # the second process reuses them
     assert {p.name for p in cache.iterdir()} == entries
+
+
+def test_init_by_name_and_errors(tmp_path, capsys):
+    save = tmp_path / "t.npz"
+    code, _, err = run(capsys, "run", "--problem", "quadratic-fit", "--optimizer", "sgd", "--lr", "1e-5", "--steps",
+                       "2", "--init", "b=1.5", "--out", str(tmp_path / "r.png"), "--save", str(save))
+    assert code == 0, err
+    traj = ls.Trajectory.load(save)
+    prob = ls.problems.quadratic_fit()
+    assert traj.params["b"][0] == 1.5 and traj.params["a"][0] == float(prob.params["a"])
+    code, _, err = run(capsys, "run", "--problem", "ols", "--optimizer", "sgd", "--steps", "2", "--init", "w=1")
+    assert code == 2 and "'ols' has no parameter 'w'; parameters: intercept, slope" in err
+    code, _, err = run(capsys, "run", "--problem", "ols", "--optimizer", "sgd", "--steps", "2", "--init", "a,b")
+    assert code == 2 and "expected numbers" in err

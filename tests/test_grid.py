@@ -205,7 +205,7 @@ def test_metadata_records_problem_axes_and_dtype():
     m = ls.loss_map(problems.ols(), ls.Axis("intercept", -10, 10, 3), ls.Axis("slope", -10, 10, 4))
     assert m.meta["problem"] == "ols" and m.meta["dtype"] == "float32"
     assert m.meta["x_axis"] == {"target": "intercept", "lo": -10.0, "hi": 10.0, "num": 3, "label": "intercept"}
-    assert m.meta["center"] == {"intercept": 9.0, "slope": 2.0}
+    assert m.meta["center"] == {"intercept": 2.0, "slope": 9.0}
 
 
 @pytest.mark.parametrize("name", ["seed-regression", "ols", "logistic-regression", "softmax-regression"])

@@ -104,3 +104,12 @@ def test_damaged_map_missing_arrays(tmp_path):
     io.save_npz(path, "LossMap", {"values": np.zeros((2, 2))}, {})
     with pytest.raises(ValueError, match=r"missing arrays \['xs', 'ys'\]"):
         ls.LossMap.load(path)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path, loss_map):
+    mask = os.umask(0o022)
+    try:
+        loss_map.save(tmp_path / "m.npz")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o644

@@ -73,7 +73,7 @@ def test_ols_recipe_and_exact_minimum(x64):
     np.testing.assert_allclose(beta, [-2, 2], atol=1e-3)
     assert prob.min_value == pytest.approx(np.mean((design @ beta - y) ** 2), rel=1e-9)
     assert 5e-7 < prob.min_value < 2e-6  # ≈ σ²
-    assert [float(prob.params[k]) for k in ("intercept", "slope")] == [9.0, 2.0]
+    assert [float(prob.params[k]) for k in ("intercept", "slope")] == [2.0, 9.0]  # torch (weight, bias) = (9, 2)
 
 
 def test_quadratic_fit_recipe_and_minimum(x64):

@@ -193,11 +193,11 @@ def test_sharded_over_four_devices_equals_one_device(tmp_path):
 def test_compare_seed_004():
     prob = problems.ols()
     optimizers = [optim.SGD(lr=0.1), optim.SGD(lr=0.1, momentum=0.2), optim.RMSprop(lr=0.1), optim.Adam(lr=0.1)]
-    result = ls.compare(prob, optimizers, 50, init={"intercept": 9.0, "slope": 2.0})
+    result = ls.compare(prob, optimizers, 50)
     assert list(result) == ["SGD(lr=0.1)", "SGD(lr=0.1, momentum=0.2)", "RMSprop(lr=0.1)", "Adam(lr=0.1)"]
     for opt, traj in zip(optimizers, result.values()):
         np.testing.assert_allclose(traj.loss, ls.run(prob, opt, 50).loss, rtol=1e-6)
-        assert traj.params["intercept"][0] == 9.0
+        assert traj.params["intercept"][0] == 2.0 and traj.params["slope"][0] == 9.0  # seed 004's start
     again = ls.compare(prob, [optim.SGD(lr=0.1), optim.SGD(lr=0.1)], 5, labels=["a", "a"])
     assert list(again) == ["a", "a #2"]
     with pytest.raises(ValueError, match="at least one optimizer"):
