@@ -624,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--no-cache"]
     try:
         args = parser.parse_args(argv)
-        if use_cache and args.command not in (None, "problems"):
+        if use_cache and args.command not in (None, "problems", "bench"):
             _enable_compilation_cache()
         if args.command is None:
             parser.print_help()
