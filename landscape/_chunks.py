@@ -80,16 +80,17 @@ def bytes_per_item(compiled, items: int) -> float | None:
 
 def plan_chunk(compile_at: Callable[[int], Any], n_items: int, budget: int, *, max_chunk: dict, fallback: float,
                owner: str, item: str, multiple: int = 1) -> int:
-    """Items per chunk: ``budget`` over the bytes per item measured on a probe compilation (``fallback`` when
-    the backend reports none), capped by ``max_chunk[backend]`` (key ``"default"`` otherwise), rounded down to a
-    power of two (few distinct shapes, few compilations) and to a multiple of ``multiple`` (the device count)."""
+    """Items per chunk: ``budget`` over the bytes per item measured on a compilation at the largest allowed chunk
+    (``fallback`` when the backend reports none), capped by ``max_chunk[backend]`` (key ``"default"`` otherwise),
+    rounded down to a power of two (few distinct shapes, few compilations) and to a multiple of ``multiple`` (the
+    device count). When the budget allows that largest chunk, its compilation is the one that runs."""
     round_up = lambda k: -(-k // multiple) * multiple  # noqa: E731  (padding fills a chunk past n_items)
-    probe = round_up(min(n_items, 1024 * multiple))
+    cap = max_chunk.get(jax.default_backend(), max_chunk["default"])
+    probe = round_up(min(n_items, cap))
     per_item = bytes_per_item(compile_at(probe), probe) or fallback
     if per_item * multiple > budget:
         raise MemoryError(f"{owner}: one {item} needs about {fmt_bytes(per_item)}, more than memory_budget={budget} "
                           "bytes; raise memory_budget.")
-    cap = max_chunk.get(jax.default_backend(), max_chunk["default"])
     chunk = min(n_items, cap, int(budget // per_item))
     if chunk == n_items:
         return round_up(chunk)
