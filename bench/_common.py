@@ -109,6 +109,26 @@ def try_torch():
     return torch
 
 
+def add_common_arguments(p, name: str, quick_help: str) -> None:
+    """The flags every bench script shares: torch baselines, --quick, --tag and --json."""
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch baselines")
+    p.add_argument("--torch-threads", type=int, default=os.cpu_count(),
+                   help="torch.set_num_threads (default: all CPUs)")
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    p.add_argument("--tag", help="device tag for the result file name (default e.g. cpu-2core)")
+    p.add_argument("--json", help=f"result path (default bench/results/{name}-<tag>[-quick].json)")
+
+
+def start_run(args, name: str):
+    """``(tag, result path, torch or None, warnings so far)`` from the common flags, torch's threads set."""
+    tag = args.tag or device_tag()
+    path = Path(args.json) if args.json else RESULTS / f"{name}-{tag}{'-quick' if args.quick else ''}.json"
+    torch = None if args.no_torch else try_torch()
+    if torch is not None:
+        torch.set_num_threads(args.torch_threads)
+    return tag, path, torch, [f"at start: {w}" for w in [busy_warning()] if w]
+
+
 def timed(fn, *, repeats: int = 3, warmup: int = 1, max_s: float | None = None) -> dict:
     """Time ``fn()``: the first call on its own (compile + run for a fresh shape), then ``repeats`` calls.
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -27,9 +26,8 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import landscape as ls  # noqa: E402
-from _common import (RESULTS, busy_warning, device_tag, environment, max_rel_err, peak_rss_bytes,  # noqa: E402
-                     print_table, ru_maxrss_bytes,
-                     rss_bytes, save_json, sgemm_roofline, timed, try_torch)
+from _common import (add_common_arguments, busy_warning, environment, max_rel_err, peak_rss_bytes,  # noqa: E402
+                     print_table, rss_bytes, ru_maxrss_bytes, save_json, sgemm_roofline, start_run, timed)
 
 LO, HI = -5.0, 8.0  # seed 000's view, for both bias (x axis) and weight (y axis)
 FLOPS_PER_SAMPLE = 5
@@ -150,11 +148,7 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=5, help="steady-state repeats of loss_map (median reported)")
     p.add_argument("--sgemm", type=int, help="SGEMM roofline size (default 2048)")
     p.add_argument("--peak-size", type=int, help="size of the peak-memory map, 0 to skip (default 8192)")
-    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch baselines")
-    p.add_argument("--torch-threads", type=int, default=os.cpu_count(), help="torch.set_num_threads (default: all CPUs)")
-    p.add_argument("--quick", action="store_true", help="smoke test: 512², small SGEMM and peak-memory map")
-    p.add_argument("--tag", help="device tag for the result file name (default e.g. cpu-2core)")
-    p.add_argument("--json", help="result path (default bench/results/grid-<tag>[-quick].json)")
+    add_common_arguments(p, "grid", "smoke test: 512², small SGEMM and peak-memory map")
     p.add_argument("--peak-memory", type=int, metavar="N", help=argparse.SUPPRESS)  # child mode
     args = p.parse_args(argv)
     if args.peak_memory:
@@ -163,13 +157,7 @@ def main(argv=None) -> dict:
     sizes = args.sizes or ([512] if args.quick else [1024, 4096])
     sgemm_n = args.sgemm or (1024 if args.quick else 2048)
     peak_n = args.peak_size if args.peak_size is not None else (1024 if args.quick else 8192)
-    tag = args.tag or device_tag()
-    path = Path(args.json) if args.json else RESULTS / f"grid-{tag}{'-quick' if args.quick else ''}.json"
-    torch = None if args.no_torch else try_torch()
-    if torch is not None:
-        torch.set_num_threads(args.torch_threads)
-
-    warnings = [f"at start: {w}" for w in [busy_warning()] if w]
+    tag, path, torch, warnings = start_run(args, "grid")
     prob = problem()
     x, y = (np.asarray(a, np.float32) for a in prob.data)
     n_samples = len(x)

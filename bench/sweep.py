@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,12 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import landscape as ls  # noqa: E402
-from _common import (RESULTS, busy_warning, device_tag, environment, max_rel_err, peak_rss_bytes,  # noqa: E402
-                     print_table, rss_bytes, run_child, save_json, sgemm_roofline, timed, try_torch)
+from _common import (add_common_arguments, busy_warning, environment, max_rel_err, peak_rss_bytes,  # noqa: E402
+                     print_table, rss_bytes, run_child, save_json, sgemm_roofline, start_run, timed)
 from trajectories import (FLOP_COUNT, FLOPS_PER_SAMPLE_STEP, LR_RANGE, MOMENTUM_RANGE, TOLERANCE,  # noqa: E402
                           optax_runner, problem, settings, time_torch, torch_indices)
 
@@ -133,15 +131,11 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=3, help="steady-state repeats (median reported)")
     p.add_argument("--torch-settings", type=int, help="settings timed with the torch loop (default 5 for (a), 20 "
                    "for (b); 2 and 5 with --quick)")
-    p.add_argument("--torch-threads", type=int, default=os.cpu_count(), help="torch.set_num_threads (default: all CPUs)")
-    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch baseline")
     p.add_argument("--no-optax", action="store_true", help="skip the optax baseline")
     p.add_argument("--no-cli", action="store_true", help="skip timing the landscape sweep CLI")
     p.add_argument("--no-peak", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--no-diagnostics", action="store_true", help="skip the chunk-size diagnostics")
-    p.add_argument("--quick", action="store_true", help="smoke test: small grids")
-    p.add_argument("--tag", help="device tag for the result file name (default e.g. cpu-2core)")
-    p.add_argument("--json", help="result path (default bench/results/sweep-<tag>[-quick].json)")
+    add_common_arguments(p, "sweep", "smoke test: small grids")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     q = args.quick
@@ -152,13 +146,7 @@ def main(argv=None) -> dict:
              "b": (n_lr_b, n_mom_b, args.steps_b)}
     k_torch = {"a": args.torch_settings or (2 if q else 5), "b": args.torch_settings or (5 if q else 20)}
     repeats = 2 if q and args.repeats == 3 else args.repeats
-    tag = args.tag or device_tag()
-    path = Path(args.json) if args.json else RESULTS / f"sweep-{tag}{'-quick' if q else ''}.json"
-    torch = None if args.no_torch else try_torch()
-    if torch is not None:
-        torch.set_num_threads(args.torch_threads)
-
-    warnings = [f"at start: {w}" for w in [busy_warning()] if w]
+    tag, path, torch, warnings = start_run(args, "sweep")
     prob = problem()
     x, y = (np.asarray(a, np.float32) for a in prob.data)
     n_samples = len(x)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -30,8 +29,9 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import landscape as ls  # noqa: E402
-from _common import (RESULTS, busy_warning, device_tag, environment, hlo_loop_stats, max_rel_err,  # noqa: E402
-                     peak_rss_bytes, print_table, rss_bytes, run_child, save_json, sgemm_roofline, timed, try_torch)
+from _common import (add_common_arguments, busy_warning, environment, hlo_loop_stats, max_rel_err,  # noqa: E402
+                     peak_rss_bytes, print_table, rss_bytes, run_child, save_json, sgemm_roofline,
+                     start_run, timed)
 
 LR_RANGE = (1e-3, 1.0)  # logspace
 MOMENTUM_RANGE = (0.0, 0.99)  # linspace
@@ -256,14 +256,10 @@ def main(argv=None) -> dict:
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps per setting")
     p.add_argument("--repeats", type=int, default=5, help="steady-state repeats (median reported)")
     p.add_argument("--torch-settings", type=int, help="settings timed with the torch loops (default 5; 2 with --quick)")
-    p.add_argument("--torch-threads", type=int, default=os.cpu_count(), help="torch.set_num_threads (default: all CPUs)")
-    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch baselines")
     p.add_argument("--no-optax", action="store_true", help="skip the optax baselines")
     p.add_argument("--no-peak", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--no-diagnostics", action="store_true", help="skip other every values, HLO stats and headroom")
-    p.add_argument("--quick", action="store_true", help="smoke test: 30 × 30 settings, 2 torch settings")
-    p.add_argument("--tag", help="device tag for the result file name (default e.g. cpu-2core)")
-    p.add_argument("--json", help="result path (default bench/results/trajectories-<tag>[-quick].json)")
+    add_common_arguments(p, "trajectories", "smoke test: 30 × 30 settings, 2 torch settings")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     n_lr = args.lrs or (30 if args.quick else 100)
@@ -273,13 +269,7 @@ def main(argv=None) -> dict:
         return child(args.child, n_lr, n_mom, steps)
     repeats = 2 if args.quick and args.repeats == 5 else args.repeats
     k_torch = args.torch_settings or (2 if args.quick else 5)
-    tag = args.tag or device_tag()
-    path = Path(args.json) if args.json else RESULTS / f"trajectories-{tag}{'-quick' if args.quick else ''}.json"
-    torch = None if args.no_torch else try_torch()
-    if torch is not None:
-        torch.set_num_threads(args.torch_threads)
-
-    warnings = [f"at start: {w}" for w in [busy_warning()] if w]
+    tag, path, torch, warnings = start_run(args, "trajectories")
     prob = problem()
     x, y = (np.asarray(a, np.float32) for a in prob.data)
     n_samples = len(x)

@@ -85,15 +85,6 @@ def _pyplot():
     return plt
 
 
-def _save_figure(fig, path: str, dpi: int) -> None:
-    from landscape import io
-
-    if fig.get_layout_engine() is None:
-        fig.tight_layout()
-    io.atomic_write(path, lambda f: fig.savefig(f, format=Path(path).suffix[1:].lower(), dpi=dpi))
-    _pyplot().close(fig)
-
-
 def _map_figure(m, args, trajs=None):
     """The map alone (``--style``), or its 3-D surface (``--surface``), with ``trajs`` on it when given."""
     import landscape as ls
@@ -123,7 +114,7 @@ def _cmd_map(args) -> int:
                     progress=False if args.quiet else None)
     elapsed = time.perf_counter() - start
     fig = _map_figure(m, args)
-    _save_figure(fig, args.out, args.dpi)
+    ls.plot.save(fig, args.out, dpi=args.dpi)
     if args.save:
         m.save(args.save)
     x, y, value = m.argmin
@@ -152,7 +143,9 @@ def _optimizer_class(name: str):
 
 def _hyperparameter(cls, name: str, text: str):
     """Parse ``text`` as the value of ``cls``'s field ``name`` (bool, pair or number, from the default's type)."""
-    valid = list(cls._fields) + (["beta1", "beta2"] if "betas" in cls._fields else [])
+    from landscape.sweep import hyperparameter_names
+
+    valid = hyperparameter_names(cls)
     if name not in valid:
         raise CLIError(f"optimizer {cls.__name__.lower()!r} has no hyperparameter {name!r}; valid: {', '.join(valid)}")
     default = cls._field_defaults.get(name)
@@ -263,7 +256,7 @@ def _paths_map(prob, trajs: dict, args):
         lo, hi = (min(bound[0], coords.min()), max(bound[1], coords.max())) if bound else (coords.min(), coords.max())
         pad = 0.05 * max(hi - lo, 1e-3)
         spans.append((name, float(lo - pad), float(hi + pad), 201))
-    center = jax_tree_first(next(iter(trajs.values())).params)
+    center = _first_step(next(iter(trajs.values())).params)
     return ls.loss_map(prob, ls.Axis(*spans[0]), ls.Axis(*spans[1]), center=center, progress=False)
 
 
@@ -320,7 +313,7 @@ def _write_gif(m, trajs: dict, args) -> str:
     return f"; animation in {args.gif} ({animation.frames} frames)"
 
 
-def jax_tree_first(params):
+def _first_step(params):
     """The parameters at step 0 of an unbatched trajectory's path."""
     import jax
 
@@ -345,33 +338,33 @@ def _report_paths(trajs: dict) -> None:
         print(f"  {label}: {status}; best {float(traj.best_loss):.6g} at step {int(traj.best_step)}")
 
 
-def _cmd_run(args) -> int:
+def _draw_paths(args, optimizers: list, title) -> int:
+    """``run`` and ``compare``: run the optimizers, draw their paths (and ``--gif``), save, report."""
+    import landscape as ls
+
     _check_writable(args.out, "--out", IMAGE_SUFFIXES)
-    _check_writable(args.save, "--save", (".npz",))
     _check_writable(args.gif, "--gif", (".gif", ".mp4"))
-    prob, trajs = _cmd_paths(args, [args.optimizer])
+    save = getattr(args, "save", None)
+    _check_writable(save, "--save", (".npz",))
+    prob, trajs = _cmd_paths(args, optimizers)
     m = _paths_map(prob, trajs, args)
-    fig = _paths_figure(prob, trajs, args, f"{prob.name}: {next(iter(trajs))}, {args.steps} steps", m)
-    _save_figure(fig, args.out, args.dpi)
+    ls.plot.save(_paths_figure(prob, trajs, args, title(prob, trajs), m), args.out, dpi=args.dpi)
     note = _write_gif(m, trajs, args)
-    if args.save:
-        next(iter(trajs.values())).save(args.save)
-    print(f"{args.out}: {prob.name}" + (f"; trajectory in {args.save}" if args.save else "") + note)
+    if save:
+        next(iter(trajs.values())).save(save)
+    print(f"{args.out}: {prob.name}" + (f"; trajectory in {save}" if save else "") + note)
     _report_paths(trajs)
     return 0
+
+
+def _cmd_run(args) -> int:
+    return _draw_paths(args, [args.optimizer],
+                       lambda prob, trajs: f"{prob.name}: {next(iter(trajs))}, {args.steps} steps")
 
 
 def _cmd_compare(args) -> int:
-    _check_writable(args.out, "--out", IMAGE_SUFFIXES)
-    _check_writable(args.gif, "--gif", (".gif", ".mp4"))
-    prob, trajs = _cmd_paths(args, args.optimizer)
-    m = _paths_map(prob, trajs, args)
-    fig = _paths_figure(prob, trajs, args, f"{prob.name}: {len(trajs)} optimizers, {args.steps} steps", m)
-    _save_figure(fig, args.out, args.dpi)
-    note = _write_gif(m, trajs, args)
-    print(f"{args.out}: {prob.name}" + note)
-    _report_paths(trajs)
-    return 0
+    return _draw_paths(args, args.optimizer,
+                       lambda prob, trajs: f"{prob.name}: {len(trajs)} optimizers, {args.steps} steps")
 
 
 # ---------------------------------------------------------------------------------------------- sweep
@@ -431,7 +424,7 @@ def _cmd_sweep(args) -> int:
                   batch_size=args.batch_size, tol=args.tol, memory_budget=args.memory_budget,
                   progress=False if args.quiet else None, **fixed, **grid)
     elapsed = time.perf_counter() - start
-    _save_figure(_sweep_figure(sw), args.out, args.dpi)
+    ls.plot.save(_sweep_figure(sw), args.out, dpi=args.dpi)
     if args.csv:
         sw.to_csv(args.csv)
     if args.save:

@@ -19,6 +19,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from landscape import _chunks
+from landscape import data as _data
 from landscape import io as _io
 from landscape.problems import Params, Problem, param_names
 
@@ -150,8 +151,8 @@ def random_directions(params: Params, key: jax.Array, normalization: str | None 
     return directions[0], directions[1]
 
 
-def _resolve_axis(axis: Axis, which: str, problem: Problem, treedef, shapes, names: list[str], dtype):
-    """Return (direction vector, index of a named coordinate or None)."""
+def _resolve_axis(axis: Axis, which: str, problem: Problem, treedef, shapes, names: list[str]):
+    """Return (float64 direction vector, index of a named coordinate or None)."""
     if not isinstance(axis, Axis):
         raise TypeError(f"loss_map: {which} must be an Axis, got {type(axis).__name__}.")
     if isinstance(axis.target, str):
@@ -161,10 +162,10 @@ def _resolve_axis(axis: Axis, which: str, problem: Problem, treedef, shapes, nam
                 f"{problem.name!r}; expected one of: {', '.join(names[:20])}{' …' if len(names) > 20 else ''}."
             )
         index = names.index(axis.target)
-        direction = np.zeros(len(names), dtype)
+        direction = np.zeros(len(names))
         direction[index] = 1
         return direction, index
-    direction, d_treedef, d_shapes = _flatten(axis.target, dtype)
+    direction, d_treedef, d_shapes = _flatten(axis.target, np.float64)
     if d_treedef != treedef or d_shapes != shapes:
         raise ValueError(
             f"loss_map: the {which}-axis direction must have the parameters' structure and shapes {shapes}, "
@@ -173,9 +174,6 @@ def _resolve_axis(axis: Axis, which: str, problem: Problem, treedef, shapes, nam
     if not np.any(direction):
         raise ValueError(f"loss_map: the {which}-axis direction is all zeros.")
     return direction, None
-
-
-_SAMPLE_UNROLL = 10  # samples per unrolled step of the accumulation loop (fastest on CPU, measured)
 
 
 @functools.partial(jax.jit, static_argnames=("fn", "treedef", "shapes", "chunk", "with_grad", "sample_mean",
@@ -201,18 +199,8 @@ def _evaluate_chunk(data, origin, dx, dy, xs, ys, start, *, fn, treedef, shapes,
     params = jax.tree_util.tree_unflatten(treedef, leaves)
 
     point = jax.vmap(jax.value_and_grad(fn) if with_grad else fn, in_axes=(0, None))
-    if sample_mean:
-        n = jax.tree_util.tree_leaves(data)[0].shape[0]
-
-        def add_sample(total, sample):  # the scan feeds one sample; the loss sees a batch of one
-            batch = jax.tree_util.tree_map(lambda d: d[None], sample)
-            return jax.tree_util.tree_map(jnp.add, total, point(params, batch)), None
-
-        zero = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(point, params, data))
-        total, _ = jax.lax.scan(add_sample, zero, data, unroll=min(n, _SAMPLE_UNROLL))
-        result = jax.tree_util.tree_map(lambda t: t / n, total)
-    else:
-        result = point(params, data)
+    result = _data.mean_over_samples(lambda batch: point(params, batch), data) if sample_mean \
+        else point(params, data)
     if not with_grad:
         return result
     value, grad = result
@@ -260,15 +248,14 @@ def loss_map(
 
     dtype = np.dtype(jnp.result_type(float))
     center = problem.params if center is None else center
-    origin, treedef, shapes = _flatten(center, dtype)
+    center64, treedef, shapes = _flatten(center, np.float64)  # the plane in float64; the device gets ``dtype``
     names = param_names(center)
-    dx, ix = _resolve_axis(x, "x", problem, treedef, shapes, names, dtype)
-    dy, iy = _resolve_axis(y, "y", problem, treedef, shapes, names, dtype)
+    dx, ix = _resolve_axis(x, "x", problem, treedef, shapes, names)
+    dy, iy = _resolve_axis(y, "y", problem, treedef, shapes, names)
     if ix is not None and ix == iy:
         raise ValueError(f"loss_map: x and y both vary parameter {x.target!r}; choose two different parameters.")
-    for index in (ix, iy):
-        if index is not None:
-            origin[index] = 0  # a named axis takes absolute values
+    origin = center64.copy()
+    origin[[i for i in (ix, iy) if i is not None]] = 0  # a named axis takes absolute values
 
     n_points = x.num * y.num
     n_outputs = 3 if grad else 1
@@ -280,14 +267,11 @@ def loss_map(
         "dtype": dtype.name,
         "x_axis": _axis_meta(x),
         "y_axis": _axis_meta(y),
-        "center": {name: float(v) for name, v in zip(names, _flatten(center, np.float64)[0])} if len(names) <= 64 else None,
+        "center": dict(zip(names, center64.tolist())) if len(names) <= 64 else None,
     }
     quadratic = None
     if fast_path and problem.linear and problem.loss_name == "mse" and problem.model is not None and problem.data:
-        origin64 = _flatten(center, np.float64)[0]
-        origin64[[i for i in (ix, iy) if i is not None]] = 0
-        quadratic = _least_squares_plane(problem, origin64, dx.astype(np.float64), dy.astype(np.float64), treedef,
-                                         shapes)
+        quadratic = _least_squares_plane(problem, origin, dx, dy, treedef, shapes)
     if quadratic is not None:
         grid = _fast_map(quadratic, x, y, grad, dtype, budget, progress)
         return LossMap(grid[0], x.values, y.values, x.name, y.name, grad_x=grid[1] if grad else None,
@@ -297,10 +281,9 @@ def loss_map(
     sharding = NamedSharding(Mesh(np.array(devices), ("points",)), PartitionSpec("points")) \
         if len(devices) > 1 else None
     data = jax.tree_util.tree_map(jnp.asarray, problem.data)
-    args = (data, jnp.asarray(origin), jnp.asarray(dx), jnp.asarray(dy),
-            jnp.asarray(x.values, dtype), jnp.asarray(y.values, dtype))
+    args = (data, *(jnp.asarray(a, dtype) for a in (origin, dx, dy, x.values, y.values)))
     static = dict(fn=problem.fn, treedef=treedef, shapes=shapes, with_grad=grad, sharding=sharding,
-                  sample_mean=problem.sample_mean and problem.n_samples is not None and accumulate_samples is not False)
+                  sample_mean=problem.sample_mean and accumulate_samples is not False)
     if accumulate_samples and not static["sample_mean"]:
         raise ValueError(f"loss_map: accumulate_samples=True needs a problem whose loss is a mean over samples; "
                          f"{problem.name!r} does not declare sample_mean.")

@@ -98,6 +98,10 @@ class Problem:
     loss_name: str | None = None
     linear: bool = False
 
+    def __post_init__(self):
+        if self.sample_mean and self.n_samples is None:
+            raise ValueError(f"Problem {self.name!r}: sample_mean=True needs data (a mean over samples of what?).")
+
     def loss(self, params: Params) -> jax.Array:
         """Full-batch loss at ``params``."""
         return self.fn(params, self.data)

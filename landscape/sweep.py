@@ -22,7 +22,7 @@ from landscape import _chunks
 from landscape import io as _io
 from landscape import optim as _optim
 from landscape.problems import Params, Problem, leaf_names, param_names
-from landscape.trajectories import _init_batch, _run_compiled, _use_sample_mean
+from landscape.trajectories import _check_batch_size, _check_int, _init_batch, _run_compiled
 
 STATUS_NAMES = ("converged", "not converged", "diverged")
 CONVERGED, NOT_CONVERGED, DIVERGED = 0, 1, 2
@@ -177,10 +177,15 @@ def _jsonable(value):
     return np.asarray(value).tolist()
 
 
+def hyperparameter_names(optimizer_class) -> list[str]:
+    """The class's fields, plus ``beta1``/``beta2`` (one component of ``betas``) where it has ``betas``."""
+    fields = list(optimizer_class._fields)
+    return fields + (list(_BETAS) if "betas" in fields else [])
+
+
 def _grid_axes(optimizer_class, grid: dict) -> tuple[dict, dict]:
     """Split keywords into swept axes (sequences) and fixed values, validated against the class's fields."""
-    fields = optimizer_class._fields
-    valid = list(fields) + (list(_BETAS) if "betas" in fields else [])
+    valid = hyperparameter_names(optimizer_class)
     axes, fixed = {}, {}
     for name, values in grid.items():
         if name not in valid:
@@ -208,11 +213,6 @@ def _optimizer(optimizer_class, fixed: dict, values: dict):
             pair[_BETAS[name]] = value
         kwargs["betas"] = tuple(pair)
     return optimizer_class(**kwargs)
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"sweep: {name} must be a positive integer, got {value!r}.")
 
 
 def sweep(
@@ -255,18 +255,16 @@ def sweep(
     if not (isinstance(optimizer_class, type) and issubclass(optimizer_class, _optim.Optimizer)):
         raise TypeError(f"sweep: optimizer_class must be an optimizer class such as landscape.optim.SGD, "
                         f"got {optimizer_class!r}.")
-    _check_positive_int("steps", steps)
+    _check_int("sweep", "steps", steps, 1)
     if keep not in (None, "loss", "params"):
         raise ValueError(f"sweep: keep must be None, 'loss' or 'params', got {keep!r}.")
     budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
-    _check_positive_int("memory_budget", budget)
+    _check_int("sweep", "memory_budget", budget, 1)
     seed_values = np.arange(seeds) if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool) \
         else np.asarray(seeds)
     if seed_values.ndim != 1 or seed_values.size == 0 or not np.issubdtype(seed_values.dtype, np.integer):
         raise ValueError(f"sweep: seeds must be a positive count or a non-empty sequence of integers, got {seeds!r}.")
-    if batch_size is not None and (problem.n_samples is None or not 1 <= batch_size <= problem.n_samples):
-        raise ValueError(f"sweep: batch_size={batch_size!r} must be between 1 and the problem's "
-                         f"{problem.n_samples} samples.")
+    _check_batch_size("sweep", problem, batch_size)
     if tol is not None and not (isinstance(tol, (int, float)) and math.isfinite(tol)):
         raise ValueError(f"sweep: tol must be a finite number, got {tol!r}.")
 
@@ -280,8 +278,18 @@ def sweep(
         all_axes["seed"] = seed_values
     shape = tuple(len(v) for v in all_axes.values())
     n_settings = int(np.prod(shape))
-    _chunks.check_host_memory(n_settings * 8 * (len(axes) + 1), "sweep", f"{n_settings:,} settings",
-                              "sweep fewer settings")
+
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+    leaf_shapes = [leaf.shape[1:] if init_batched else leaf.shape for leaf in leaves]
+    n_params = sum(math.prod(s) for s in leaf_shapes)
+    dtype = np.dtype(jnp.result_type(float))
+    itemsize = dtype.itemsize
+    records = steps + 1 if keep else 2
+    per_setting = (itemsize * (8 + n_params + (records if keep else 0) + (records * n_params if keep == "params" else 0))
+                   + 8 * (len(axes) + 1))  # the results, and the hyperparameter product checked below
+    _chunks.check_host_memory(
+        n_settings * per_setting, "sweep", f"{n_settings:,} settings" + (f" with keep={keep!r}" if keep else ""),
+        "sweep fewer settings" + (" or drop keep" if keep else ""))
     product = np.meshgrid(*axes.values(), indexing="ij")
     _optimizer(optimizer_class, fixed, {k: v.ravel() for k, v in zip(axes, product)})  # torch's checks, every setting
     del product
@@ -293,18 +301,6 @@ def sweep(
     elif tol is None:
         criterion = "final gradient norm < 1e-3 × initial"
 
-    leaves, treedef = jax.tree_util.tree_flatten(params)
-    leaf_shapes = [leaf.shape[1:] if init_batched else leaf.shape for leaf in leaves]
-    n_params = sum(math.prod(s) for s in leaf_shapes)
-    dtype = np.dtype(jnp.result_type(float))
-    itemsize = dtype.itemsize
-    records = steps + 1 if keep else 2
-    per_setting_host = itemsize * (8 + n_params + (records if keep else 0) + (records * n_params if keep == "params"
-                                                                                  else 0))
-    _chunks.check_host_memory(
-        n_settings * per_setting_host, "sweep", f"{n_settings:,} settings" + (f" with keep={keep!r}" if keep else ""),
-        "sweep fewer settings" + (" or drop keep" if keep else ""))
-
     devices = jax.local_devices()
     mesh = Mesh(np.array(devices), ("settings",))
     sharding = NamedSharding(mesh, PartitionSpec("settings"))
@@ -312,7 +308,7 @@ def sweep(
     data = jax.tree_util.tree_map(jnp.asarray, problem.data)
     every = 1 if keep else steps
     static = dict(fn=problem.fn, steps=steps, every=every, batch_size=batch_size, n_samples=problem.n_samples,
-                  batched=None, sample_mean=_use_sample_mean(problem, batch_size))
+                  batched=None, sample_mean=problem.sample_mean)
     tol_arg = jnp.asarray(-jnp.inf if loss_tol is None else loss_tol, jnp.result_type(float))
     axis_names = list(all_axes)
 
@@ -337,11 +333,11 @@ def sweep(
                                multiple=len(devices))
     compiled = compile_at(chunk)
 
-    summary = {name: np.empty(n_settings, dtype) for name, dtype in (
+    summary = {name: np.empty(n_settings, kind) for name, kind in (
         ("final_loss", dtype), ("grad0", np.float64), ("grad_final", np.float64),
         ("best_loss", np.float64), ("best_step", np.int32), ("hit_step", np.int32), ("diverged_at", np.int32))}
     final_leaves = [np.empty((n_settings, *s), leaf.dtype) for s, leaf in zip(leaf_shapes, leaves)]
-    curves = np.empty((n_settings, records), summary["final_loss"].dtype) if keep else None
+    curves = np.empty((n_settings, records), dtype) if keep else None
     paths = [np.empty((n_settings, records, *s), leaf.dtype) for s, leaf in zip(leaf_shapes, leaves)] \
         if keep == "params" else None
 
@@ -386,6 +382,6 @@ def sweep(
         loss_curves=reshape(curves) if keep else None,
         param_paths=unflatten(paths) if keep == "params" else None,
         meta={"problem": problem.name, "optimizer": optimizer_class.__name__, "steps": steps, "tol": loss_tol,
-              "criterion": criterion, "batch_size": batch_size, "param_names": param_names(template), "leaf_names": leaf_names(template),
-              "devices": len(devices), "chunk": chunk},
+              "criterion": criterion, "batch_size": batch_size, "param_names": param_names(template),
+              "leaf_names": leaf_names(template), "devices": len(devices), "chunk": chunk},
     )

@@ -121,28 +121,15 @@ class Summary(NamedTuple):
     diverged_at: jax.Array  # first step with a non-finite loss or parameter, −1 if never
 
 
-def _sample_mean_value_and_grad(fn, data):
-    """``value_and_grad`` of a sample-mean loss, summed one sample at a time: under ``vmap`` every step is
-    vectorised over the batch of trajectories instead of reducing each trajectory's samples separately."""
-    n = jax.tree_util.tree_leaves(data)[0].shape[0]
-    one = jax.value_and_grad(fn)
-
-    def value_and_grad(params):
-        def add(total, sample):  # the scan feeds one sample; the loss sees a batch of one
-            batch = jax.tree_util.tree_map(lambda d: d[None], sample)
-            return jax.tree_util.tree_map(jnp.add, total, one(params, batch)), None
-
-        zero = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(one, params, data))
-        total, _ = jax.lax.scan(add, zero, data, unroll=min(n, 10))
-        return jax.tree_util.tree_map(lambda t: t / n, total)
-
-    return value_and_grad
-
-
 def _trajectory(fn, data, opt, params, key, permutations, tol, *, steps, every, batch_size, n_samples,
                 record_grads=False, sample_mean=False):
     """One optimizer from one starting point: records at steps 0, every, …, steps, and a :class:`Summary`."""
-    full = _sample_mean_value_and_grad(fn, data) if sample_mean else jax.value_and_grad(lambda p: fn(p, data))
+    if sample_mean:
+        full_loss = lambda p: _data.mean_over_samples(lambda batch: fn(p, batch), data)  # noqa: E731
+        full = lambda p: _data.mean_over_samples(lambda batch: jax.value_and_grad(fn)(p, batch), data)  # noqa: E731
+    else:
+        full_loss = lambda p: fn(p, data)  # noqa: E731
+        full = jax.value_and_grad(full_loss)
     minibatch = batch_size is not None
 
     def batch_value_and_grad(p, t):
@@ -155,7 +142,7 @@ def _trajectory(fn, data, opt, params, key, permutations, tol, *, steps, every, 
         p, state, loss, grad, summary = carry
         batch_loss, batch_grad = batch_value_and_grad(p, t) if minibatch else (loss, grad)
         new_p, new_state = opt.update(batch_grad, state, p, loss=batch_loss)
-        new_loss, new_grad = (fn(new_p, data), grad) if minibatch else full(new_p)
+        new_loss, new_grad = (full_loss(new_p), grad) if minibatch else full(new_p)
         alive = summary.diverged_at < 0
         keep = alive & _tree_finite(new_p) & jnp.isfinite(new_loss)
         select = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b), new, old)  # noqa: E731
@@ -172,7 +159,7 @@ def _trajectory(fn, data, opt, params, key, permutations, tol, *, steps, every, 
     def record(carry):
         p, _, loss, grad, summary = carry
         if minibatch:
-            grad = jax.grad(lambda q: fn(q, data))(p)
+            grad = full(p)[1]
         return (p, jnp.where(summary.diverged_at >= 0, jnp.nan, loss), _global_norm(grad),
                 grad if record_grads else None)
 
@@ -215,14 +202,21 @@ def _run_compiled(data, opt, params, keys, permutations, tol, *, fn, steps, ever
     return mapped(opt, params, keys)
 
 
-def _use_sample_mean(problem: Problem, batch_size) -> bool:
-    """Sum full-batch losses one sample at a time (faster under vmap) where the problem allows it."""
-    return bool(problem.sample_mean and batch_size is None and problem.n_samples)
-
-
-def _check_int(name, value, minimum):
+def _check_int(owner: str, name: str, value, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"run: {name} must be an integer ≥ {minimum}, got {value!r}.")
+        raise ValueError(f"{owner}: {name} must be an integer ≥ {minimum}, got {value!r}.")
+
+
+def _check_batch_size(owner: str, problem: Problem, batch_size) -> None:
+    """None (full batch), or a mini-batch size between 1 and the problem's number of samples."""
+    if batch_size is None:
+        return
+    if problem.n_samples is None:
+        raise ValueError(f"{owner}: batch_size={batch_size!r} needs a problem with data; {problem.name!r} has none.")
+    _check_int(owner, "batch_size", batch_size, 1)
+    if batch_size > problem.n_samples:
+        raise ValueError(f"{owner}: batch_size={batch_size} exceeds the {problem.n_samples} samples of "
+                         f"{problem.name!r}.")
 
 
 def _init_batch(problem: Problem, init) -> tuple[Params, bool]:
@@ -283,17 +277,12 @@ def run(
         raise TypeError(
             f"run: optimizer must be an optimizer from landscape.optim (e.g. ls.optim.SGD(lr=0.1)), got {optimizer!r}."
         )
-    _check_int("steps", steps, 0)
-    _check_int("every", every, 1)
+    _check_int("run", "steps", steps, 0)
+    _check_int("run", "every", every, 1)
     if steps % every:
         raise ValueError(f"run: steps={steps} must be a multiple of every={every}.")
     n_samples = problem.n_samples
-    if batch_size is not None:
-        if n_samples is None:
-            raise ValueError(f"run: batch_size={batch_size!r} needs a problem with data; {problem.name!r} has none.")
-        _check_int("batch_size", batch_size, 1)
-        if batch_size > n_samples:
-            raise ValueError(f"run: batch_size={batch_size} exceeds the {n_samples} samples of {problem.name!r}.")
+    _check_batch_size("run", problem, batch_size)
     seeds = np.asarray(seed)
     if seeds.ndim > 1 or not np.issubdtype(seeds.dtype, np.integer) or seeds.size == 0:
         raise ValueError(f"run: seed must be an integer or a non-empty 1-D sequence of integers, got {seed!r}.")
@@ -312,7 +301,7 @@ def run(
     history, summary = jax.device_get(_run_compiled(
         data, opt, params, keys, permutations, -jnp.inf, fn=problem.fn, steps=steps, every=every,
         batch_size=batch_size, n_samples=n_samples, batched=batched, record_grads=bool(record_grads),
-        sample_mean=_use_sample_mean(problem, batch_size)))
+        sample_mean=problem.sample_mean))
     path, loss, grad_norm, grads = history
 
     batch_shape = tuple(opt_shape) + (

@@ -1,10 +1,13 @@
 import contextlib
+import sys
+from pathlib import Path
 
 import jax
 import matplotlib
 import pytest
 
 matplotlib.use("Agg")
+sys.path.insert(0, str(Path(__file__).parent / "data"))  # the fixture scripts hold the parity cases the tests import
 
 
 class CompileCounter:

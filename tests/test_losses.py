@@ -1,22 +1,13 @@
 """Tests for landscape.losses: torch parity (live torch, else committed fixtures), closed forms, errors, jit/vmap."""
 import functools
-import importlib.util
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import make_loss_fixtures as fx  # the case list and torch oracle, shared by live runs and fixtures (tests/data)
 from landscape import losses as L
-
-# The case list and the torch oracle live in the fixture script, so live runs and fixtures share them.
-_FIXTURE_SCRIPT = Path(__file__).parent / "data" / "make_loss_fixtures.py"
-_spec = importlib.util.spec_from_file_location("make_loss_fixtures", _FIXTURE_SCRIPT)
-fx = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = fx  # dataclasses need the module registered
-_spec.loader.exec_module(fx)
 
 try:
     import torch

@@ -1,12 +1,9 @@
 """landscape.optim update rules: parity with torch.optim (live, or the committed fixture), batching,
 jit, float64, validation, and Lion against optax and a NumPy closed form."""
 
-import importlib.util
 import re
-import sys
 from collections import defaultdict
 from functools import lru_cache, partial
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -14,19 +11,10 @@ import numpy as np
 import pytest
 from jax import lax
 
+import make_optim_fixtures as fx
 from landscape import optim
 
 
-def _case_module():
-    name = "make_optim_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "data" / f"{name}.py")
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-fx = _case_module()
 LOSSES = {name: partial(loss, xp=jnp) for name, (_, loss) in fx.PROBLEMS.items()}
 
 

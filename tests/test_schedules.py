@@ -1,11 +1,8 @@
 """landscape.optim schedules: step-by-step parity with torch.optim.lr_scheduler (live, or the committed
 fixture), batching, validation, and how an optimizer consumes a schedule."""
 
-import importlib.util
 import re
-import sys
 from functools import lru_cache
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -13,19 +10,10 @@ import numpy as np
 import pytest
 from jax import lax
 
+import make_optim_fixtures as fx
 from landscape import optim
 
 
-def _case_module():
-    name = "make_optim_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "data" / f"{name}.py")
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-fx = _case_module()
 
 
 def lr_sequence(schedule, losses):
