@@ -55,20 +55,45 @@ def classification_data(n: int = 200, classes: int = 2, seed: int = 1) -> tuple[
 # Mini-batches with torch.utils.data.DataLoader(shuffle=True, drop_last=False) semantics
 
 
-def mean_over_samples(f, data, unroll: int = 10):
+# Samples summed in one unrolled block (data sets shorter than two blocks are one block). Measured on seed
+# regression (50 samples): 10 matches a running sum's speed for trajectories and compiles about as fast.
+SAMPLE_BLOCK = 10
+
+
+def _pairwise_sum(terms: list):
+    """Sum pytrees pairwise: a tree of additions of depth log2(len), not a serial chain."""
+    while len(terms) > 1:
+        pairs = [jax.tree_util.tree_map(jnp.add, a, b) for a, b in zip(terms[::2], terms[1::2])]
+        terms = pairs + terms[len(pairs) * 2:]
+    return terms[0]
+
+
+def mean_over_samples(f, data, block: int = SAMPLE_BLOCK):
     """The mean over samples ``s`` of ``f(data[s:s+1])`` (a pytree), summed one sample at a time.
 
-    A ``lax.scan`` over the data: under ``vmap`` every step is vectorised over the batch (of grid points, of
-    trajectories) instead of reducing each batch element's samples separately, which XLA does several times
-    slower on CPU. Valid for losses that are a plain mean over samples (``Problem.sample_mean``).
+    Under ``vmap`` every sample's term is vectorised over the batch (of grid points, of trajectories) instead of
+    reducing each batch element's samples separately, which XLA does several times slower on CPU. Terms are summed
+    pairwise within unrolled blocks of ``block`` samples, so XLA fuses a block into one loop whose partial sums
+    stay in registers, and short independent addition chains keep the vector units busy; a ``lax.scan`` adds the
+    blocks. Pairwise summation is also more accurate than a running sum. Valid for losses that are a plain mean
+    over samples (``Problem.sample_mean``).
     """
     n = jax.tree_util.tree_leaves(data)[0].shape[0]
 
-    def add(total, sample):  # the scan feeds one sample; ``f`` sees a batch of one
-        return jax.tree_util.tree_map(jnp.add, total, f(jax.tree_util.tree_map(lambda d: d[None], sample))), None
+    def block_sum(part, size):
+        return _pairwise_sum([f(jax.tree_util.tree_map(lambda d: d[i:i + 1], part)) for i in range(size)])
 
-    zero = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(f, data))
-    total, _ = jax.lax.scan(add, zero, data, unroll=min(n, unroll))
+    blocks, tail = divmod(n, block)
+    if blocks <= 1:
+        total = block_sum(data, n)
+    else:
+        whole = jax.tree_util.tree_map(lambda d: d[: blocks * block].reshape(blocks, block, *d.shape[1:]), data)
+        add = lambda total, part: (jax.tree_util.tree_map(jnp.add, total, block_sum(part, block)), None)  # noqa: E731
+        zero = jax.tree_util.tree_map(jnp.zeros_like, jax.eval_shape(f, data))
+        total, _ = jax.lax.scan(add, zero, whole)
+        if tail:
+            total = jax.tree_util.tree_map(jnp.add, total,
+                                           block_sum(jax.tree_util.tree_map(lambda d: d[blocks * block:], data), tail))
     return jax.tree_util.tree_map(lambda t: t / n, total)
 
 

@@ -200,7 +200,7 @@ def test_persistent_compilation_cache(tmp_path):
     assert not cache.exists() or not any(cache.iterdir())
     subprocess.run(argv, env=env, check=True, capture_output=True)
     entries = {p.name for p in cache.iterdir()}
-    assert any("evaluate_chunk" in name for name in entries)
+    assert any("evaluate_tile" in name for name in entries)
     subprocess.run(argv, env=env, check=True, capture_output=True)  # the second process reuses them
     assert {p.name for p in cache.iterdir()} == entries
 

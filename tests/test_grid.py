@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import landscape as ls
-from landscape import _chunks, problems
+from landscape import _chunks, grid, problems
 
 
 def numpy_seed_map(xs, ys, loss=lambda r: np.mean(r**2)):
@@ -114,10 +114,10 @@ def test_budget_sets_chunk_size(monkeypatch):
 
     monkeypatch.setattr(_chunks, "plan_chunk", spy)
     m = ls.loss_map(problems.seed_regression(), ls.Axis("bias", -5, 8, 300), ls.Axis("weight", -5, 8, 300),
-                    memory_budget=2**20, fast_path=False)
+                    memory_budget=2**16, fast_path=False)
     chunk = captured["chunk"]
     assert chunk < 300 * 300 and chunk & (chunk - 1) == 0  # a power of two below the point count
-    assert chunk * _chunks.bytes_per_item(captured["compile_at"](chunk), chunk) <= 2**20
+    assert chunk * _chunks.bytes_per_item(captured["compile_at"](chunk), chunk) <= 2**16
     np.testing.assert_allclose(m.values[::50, ::50], numpy_seed_map(m.xs[::50], m.ys[::50]), rtol=2e-6)
 
 
@@ -159,7 +159,7 @@ def test_gradient_field_along_directions_is_directional_derivative():
 
 def test_progress_bar(capsys):
     prob = problems.booth()
-    ls.loss_map(prob, ls.Axis("x", 0, 1, 10), ls.Axis("y", 0, 1, 10), progress=True, chunk_size=25)
+    ls.loss_map(prob, ls.Axis("x", 0, 1, 10), ls.Axis("y", 0, 1, 10), progress=True, chunk_size=30)  # 3 rows a chunk
     assert "4/4" in capsys.readouterr().err
     ls.loss_map(prob, ls.Axis("x", 0, 1, 10), ls.Axis("y", 0, 1, 10), progress=False, chunk_size=25)
     ls.loss_map(prob, ls.Axis("x", 0, 1, 10), ls.Axis("y", 0, 1, 10), chunk_size=25)  # fast: no bar
@@ -276,10 +276,15 @@ def test_fast_path_falls_back_on_a_degenerate_plane():
     assert (m.values == m.values[0]).all()
 
 
-def test_fast_path_chunked_rows_equal_one_chunk():
+def test_fast_path_blocks_and_threads_do_not_change_values(monkeypatch):
     prob = problems.ols()
-    x, y = ls.Axis("intercept", -10, 10, 64), ls.Axis("slope", -10, 10, 50)
-    whole = ls.loss_map(prob, x, y, grad=True)
-    rows = ls.loss_map(prob, x, y, grad=True, memory_budget=64 * 4 * 3 * 2 * 7)  # 7 rows per chunk
+    x, y = ls.Axis("intercept", -10, 10, 64), ls.Axis("slope", -10, 10, 150)
+    whole = ls.loss_map(prob, x, y, grad=True)  # 150 rows: one scratch block of 32 rows at a time, several threads
+    monkeypatch.setattr(grid, "_FAST_ROWS", 7)
+    blocks = ls.loss_map(prob, x, y, grad=True)
+    monkeypatch.setattr(grid, "_FAST_ROWS", 1000)  # one thread, one block
+    single = ls.loss_map(prob, x, y, grad=True)
     for field in ("values", "grad_x", "grad_y"):
-        np.testing.assert_array_equal(getattr(rows, field), getattr(whole, field))
+        np.testing.assert_array_equal(getattr(blocks, field), getattr(whole, field))
+        np.testing.assert_array_equal(getattr(single, field), getattr(whole, field))
+        assert getattr(whole, field).flags.writeable  # results are the caller's to change, as on the direct path
