@@ -136,8 +136,11 @@ def timed(fn, *, repeats: int = 3, warmup: int = 1, max_s: float | None = None) 
     ``warmup=0`` the first timed call is).
     ``jax.block_until_ready`` is applied to every result, so asynchronously dispatched work is counted.
     ``max_s`` stops repeating once that much time went into the timed calls (at least one is always made).
-    Returns ``first_s``, ``times_s``, ``median_s``, ``compile_s`` (first minus median) and the last result.
+    Returns ``first_s``, ``times_s``, ``median_s``, ``compile_s`` (first minus median), the last result, and the
+    process's peak resident memory over these calls (``peak_rss_bytes``, None where it cannot be reset) with its
+    resident memory before them (``rss_before_bytes``).
     """
+    rss_before, peak_reset = rss_bytes(), reset_peak_rss()
     first = None
     for _ in range(warmup):
         t0 = time.perf_counter()
@@ -153,7 +156,8 @@ def timed(fn, *, repeats: int = 3, warmup: int = 1, max_s: float | None = None) 
     first = times[0] if first is None else first
     median = statistics.median(times)
     return {"first_s": first, "times_s": times, "median_s": median, "compile_s": max(first - median, 0.0),
-            "result": result}
+            "result": result, "peak_rss_bytes": peak_rss_bytes() if peak_reset else None,
+            "rss_before_bytes": rss_before}
 
 
 def sgemm_roofline(n: int = 2048, repeats: int = 5) -> dict:
@@ -241,6 +245,25 @@ def ru_maxrss_bytes() -> int:
 def peak_rss_bytes() -> int:
     """Peak resident set size of this process image: ``VmHWM`` on Linux (reset by exec), else ru_maxrss."""
     return _proc_status("VmHWM") or ru_maxrss_bytes()
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak resident memory (``VmHWM``) to its current RSS; False where that is unsupported
+    (it needs Linux ≥ 4.0: writing 5 to ``/proc/self/clear_refs``)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _proc_status("VmHWM") is not None
+    except OSError:
+        return False
+
+
+def peak_fields(t: dict) -> dict:
+    """A result row's memory fields from :func:`timed`'s figures: the peak and what the workload added to the
+    resident memory it started with."""
+    peak, before = t.get("peak_rss_bytes"), t.get("rss_before_bytes")
+    return {"peak_rss_bytes": peak, "rss_before_bytes": before,
+            "peak_added_bytes": peak - before if peak is not None and before is not None else None}
 
 
 def save_json(path, obj) -> Path:

@@ -26,8 +26,8 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import landscape as ls  # noqa: E402
-from _common import (add_common_arguments, busy_warning, environment, max_rel_err, peak_rss_bytes,  # noqa: E402
-                     print_table, rss_bytes, ru_maxrss_bytes, save_json, sgemm_roofline, start_run, timed)
+from _common import (add_common_arguments, busy_warning, environment, max_rel_err, peak_fields,  # noqa: E402
+                     peak_rss_bytes, print_table, rss_bytes, ru_maxrss_bytes, save_json, sgemm_roofline, start_run, timed)
 
 LO, HI = -5.0, 8.0  # seed 000's view, for both bias (x axis) and weight (y axis)
 FLOPS_PER_SAMPLE = 5
@@ -175,7 +175,7 @@ def main(argv=None) -> dict:
         row = {"workload": workload, "size": n, "points": points, "device": tag, "dtype": "float32",
                "compile_s": t.get("compile_s"), "steady_s": t["median_s"], "first_s": t["first_s"],
                "times_s": t["times_s"], "s_per_point": s_per_point, "points_per_s": 1 / s_per_point,
-               "useful_gflops": FLOPS_PER_SAMPLE * n_samples / s_per_point / 1e9, **extra}
+               "useful_gflops": FLOPS_PER_SAMPLE * n_samples / s_per_point / 1e9, **peak_fields(t), **extra}
         row["roofline_frac"] = row["useful_gflops"] / sgemm["gflops"]
         rows.append(row)
         print(f"  {workload:<22} {n:>5}²  {t['median_s']:.4g} s  {row['points_per_s']:.3g} points/s"

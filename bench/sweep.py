@@ -28,8 +28,8 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import landscape as ls  # noqa: E402
-from _common import (add_common_arguments, busy_warning, environment, max_rel_err, peak_rss_bytes,  # noqa: E402
-                     print_table, rss_bytes, run_child, save_json, sgemm_roofline, start_run, timed)
+from _common import (add_common_arguments, busy_warning, environment, max_rel_err, peak_fields,  # noqa: E402
+                     peak_rss_bytes, print_table, rss_bytes, run_child, save_json, sgemm_roofline, start_run, timed)
 from trajectories import (FLOP_COUNT, FLOPS_PER_SAMPLE_STEP, LR_RANGE, MOMENTUM_RANGE, TOLERANCE,  # noqa: E402
                           optax_runner, problem, settings, time_torch, torch_indices)
 
@@ -168,7 +168,8 @@ def main(argv=None) -> dict:
                "compile_s": t.get("compile_s"), "steady_s": t.get("median_s"), "first_s": t.get("first_s"),
                "times_s": t.get("times_s"), "s_per_setting": s_per_setting, "settings_per_s": 1 / s_per_setting,
                "setting_steps_per_s": steps / s_per_setting,
-               "useful_gflops": FLOPS_PER_SAMPLE_STEP * n_samples * steps / s_per_setting / 1e9, **more}
+               "useful_gflops": FLOPS_PER_SAMPLE_STEP * n_samples * steps / s_per_setting / 1e9, **peak_fields(t),
+               **more}
         row["roofline_frac"] = row["useful_gflops"] / sgemm["gflops"]
         rows.append(row)
         print(f"  ({part}) {workload:<28} {row['steady_s'] or 0:.4g} s  ({row['compile_s'] or 0:.3g} s compile)  "

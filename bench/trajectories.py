@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 
 import landscape as ls  # noqa: E402
 from _common import (add_common_arguments, busy_warning, environment, hlo_loop_stats, max_rel_err,  # noqa: E402
-                     peak_rss_bytes, print_table, rss_bytes, run_child, save_json, sgemm_roofline,
+                     peak_fields, peak_rss_bytes, print_table, rss_bytes, run_child, save_json, sgemm_roofline,
                      start_run, timed)
 
 LR_RANGE = (1e-3, 1.0)  # logspace
@@ -291,7 +291,8 @@ def main(argv=None) -> dict:
                "dtype": "float32", "compile_s": t.get("compile_s"), "steady_s": t["median_s"],
                "first_s": t["first_s"], "times_s": t["times_s"], "s_per_setting": s_per_setting,
                "settings_per_s": 1 / s_per_setting, "setting_steps_per_s": steps / s_per_setting,
-               "useful_gflops": FLOPS_PER_SAMPLE_STEP * n_samples * steps / s_per_setting / 1e9, **extra}
+               "useful_gflops": FLOPS_PER_SAMPLE_STEP * n_samples * steps / s_per_setting / 1e9, **peak_fields(t),
+               **extra}
         row["roofline_frac"] = row["useful_gflops"] / sgemm["gflops"]
         rows.append(row)
         print(f"  {workload:<34} {t['median_s']:.4g} s  ({row['compile_s'] or 0:.3g} s compile)  "

@@ -179,13 +179,15 @@ def _last_line(text: str) -> str:
 
 
 def _peak_index(name: str, data: dict) -> dict:
-    """``(workload, sizes) → peak RSS bytes`` from a script's ``peak_memory`` entries."""
+    """``(workload, sizes) → (peak RSS, peak minus RSS after import)`` from a script's fresh-process
+    ``peak_memory`` entries."""
     out = {}
     peaks = data.get("peak_memory") or []
     peaks = [peaks] if isinstance(peaks, dict) else peaks
     for pk in peaks:
         if "peak_rss_bytes" not in pk:
             continue
+        figures = (pk["peak_rss_bytes"], _added(pk["peak_rss_bytes"], pk.get("baseline_rss_bytes")))
         if name == "trajectories":
             kind, _, every = str(pk.get("workload", "")).partition(":")
             steps = pk.get("steps") or data.get("steps")
@@ -193,11 +195,15 @@ def _peak_index(name: str, data: dict) -> dict:
                 key = f"landscape.run every={every}"
             else:
                 key = "optax+vmap history" if every == "1" else "optax+vmap final"
-            out[(key, _run_sizes(pk.get("settings"), steps))] = pk["peak_rss_bytes"]
+            out[(key, _run_sizes(pk.get("settings"), steps))] = figures
         elif name == "sweep":
             key = "landscape.sweep" if pk.get("workload") == "sweep" else "optax+vmap final"
-            out[(key, _run_sizes(pk.get("settings"), pk.get("steps"), pk.get("part")))] = pk["peak_rss_bytes"]
+            out[(key, _run_sizes(pk.get("settings"), pk.get("steps"), pk.get("part")))] = figures
     return out
+
+
+def _added(peak, before):
+    return peak - before if peak is not None and before is not None else None
 
 
 def _run_sizes(settings, steps, part=None) -> str:
@@ -209,7 +215,8 @@ def _base_row(bench: str, r: dict, **fields) -> dict:
     row = {"bench": bench, "workload": r.get("workload", "?"), "device": r.get("device"), "dtype": r.get("dtype"),
            "compile_s": r.get("compile_s"), "steady_s": r.get("steady_s"), "first_s": r.get("first_s"),
            "throughput": None, "unit": None, "ratio": None, "gflops": r.get("useful_gflops"), "gbytes_per_s": None,
-           "peak_rss_bytes": r.get("peak_rss_bytes"), "diagnostic": bool(r.get("diagnostic")),
+           "peak_rss_bytes": r.get("peak_rss_bytes"), "peak_added_bytes": r.get("peak_added_bytes"),
+           "peak_fresh_process": False, "diagnostic": bool(r.get("diagnostic")),
            "max_rel_err": r.get("max_rel_err"), "ok": r.get("ok"), "note": r.get("note")}
     row.update(fields)
     return row
@@ -239,10 +246,13 @@ def normalize(name: str, data: dict) -> list[dict]:
                 sizes = _run_sizes(r.get("settings"), steps, r.get("part"))
             row = _base_row(name, r, sizes=sizes, throughput=throughput, unit="setting-steps/s", ratio=ratio,
                             bytes_per_unit=STATE_RW_BYTES + RECORD_BYTES * max(records - 1, 0) / steps)
-            row["peak_rss_bytes"] = row["peak_rss_bytes"] or peaks.get((row["workload"], sizes))
+            if (row["workload"], sizes) in peaks:  # a fresh process's figure counts only what the workload needs
+                row["peak_rss_bytes"], row["peak_added_bytes"] = peaks[(row["workload"], sizes)]
+                row["peak_fresh_process"] = True
         else:  # startup and any future script: rows already in the suite's shape
             row = _base_row(name, r, sizes=r.get("sizes", "-"), throughput=r.get("throughput"), unit=r.get("unit"),
-                            ratio=r.get("ratio"), bytes_per_unit=r.get("bytes_per_unit"))
+                            ratio=r.get("ratio"), bytes_per_unit=r.get("bytes_per_unit"),
+                            peak_fresh_process=name == "startup")
         if row["throughput"] and row.get("bytes_per_unit"):
             row["gbytes_per_s"] = row["throughput"] * row["bytes_per_unit"] / 1e9
         rows.append(row)
@@ -253,6 +263,8 @@ def normalize(name: str, data: dict) -> list[dict]:
         rows.append(_base_row(name, {"workload": "landscape.loss_map, fresh process", "device": data.get("tag"),
                                      "dtype": data.get("dtype")},
                               sizes=f"{n}²", steady_s=wall, peak_rss_bytes=pk["peak_rss_bytes"],
+                              peak_added_bytes=_added(pk["peak_rss_bytes"], pk.get("baseline_rss_bytes")),
+                              peak_fresh_process=True,
                               throughput=points / wall if points and wall else None, unit="points/s",
                               note="one call in a fresh process (peak memory run): import excluded, compile "
                               "included in the time"))
@@ -342,14 +354,16 @@ def _cell(row: dict, key: str) -> str:
     if key in ("roofline_frac", "flop_frac", "mem_frac"):
         return f"{v:.1%}" if v >= 0.01 else f"{100 * v:.2g}%"
     if key == "peak_rss_bytes":
-        return f"{v / 2**20:.0f}"
+        return f"{v / 2**20:.0f}" + ("*" if row.get("peak_fresh_process") else "")
+    if key == "peak_added_bytes":
+        return f"{v / 2**20:+.0f}"
     return str(v)
 
 
 COLUMNS = [("bench", "bench"), ("workload", "workload"), ("sizes", "sizes"), ("device", "device"), ("dtype", "dtype"),
            ("compile_s", "compile s"), ("steady_s", "steady s"), ("throughput", "throughput"), ("ratio", "ratio"),
            ("gflops", "GFLOP/s"), ("gbytes_per_s", "GB/s"), ("bound", "bound"), ("roofline_frac", "of roofline"),
-           ("peak_rss_bytes", "peak MiB")]
+           ("peak_rss_bytes", "peak MiB"), ("peak_added_bytes", "added MiB")]
 _LEFT = {"bench", "workload", "sizes", "device", "dtype", "bound"}
 
 
@@ -386,6 +400,10 @@ def format_notes(suite: dict) -> list[str]:
                  "recording as much; sweeps: same part; startup: this process's wall ÷ the second process's)")
     notes.append(f"GFLOP/s: useful flops ({FLOPS_MODEL}); GB/s: compulsory traffic ({BYTES_MODEL}); of roofline: "
                  "GFLOP/s ÷ SGEMM or GB/s ÷ copy, whichever bounds the workload; [diag] = diagnostic, not a baseline")
+    notes.append("peak MiB: the peak resident memory (VmHWM, reset before the workload) of the process that ran it: "
+                 "* = a fresh process of its own (added = above its resident memory after the imports); otherwise "
+                 "the benchmark script's process over the workload's timed calls (added = above its resident memory "
+                 "before them, which holds the interpreter, JAX, PyTorch and earlier results)")
     start = suite.get("benchmarks", {}).get("startup") or {}
     if start.get("rows"):
         by = {r["workload"]: r for r in start["rows"]}

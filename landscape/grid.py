@@ -222,15 +222,22 @@ def _evaluate_tile(data, origin, dx, dy, xs, ys, row0, col0, *, fn, treedef, sha
     return value, (flat @ dx, flat @ dy)
 
 
+def _block(n: int, most: int, multiple: int) -> int:
+    """The length of the blocks that cover ``n`` items at most ``most`` at a time, as even as the fewest blocks
+    allow (little padding in the last), and a multiple of ``multiple`` (the device count) where one fits."""
+    size = -(-n // -(-n // most))
+    aligned = -(-size // multiple) * multiple
+    if aligned <= most:
+        return aligned
+    return most - most % multiple if most >= multiple else size
+
+
 def _tile_shape(chunk: int, nx: int, ny: int, multiple: int) -> tuple[int, int]:
-    """A ``(rows, cols)`` block of about ``chunk`` points for an ``ny × nx`` grid: whole rows when a row fits,
-    their number a multiple of ``multiple`` (the device count) where possible, else part of one row."""
+    """A ``(rows, cols)`` block of at most about ``chunk`` points of an ``ny × nx`` grid: whole rows when a row
+    fits, else part of one row."""
     if chunk < nx:
-        return 1, chunk
-    rows = chunk // nx
-    if rows >= ny:  # one tile covers the grid
-        return -(-ny // multiple) * multiple, nx
-    return (rows - rows % multiple if rows >= multiple else rows), nx
+        return 1, _block(nx, chunk, multiple)
+    return _block(ny, chunk // nx, multiple), nx
 
 
 def loss_map(

@@ -23,15 +23,18 @@ GRID = {"benchmark": "grid", "tag": "cpu-2core", "dtype": "float32", "flops_per_
      "steady_s": 0.5, "points_per_s": 3.2e7, "useful_gflops": 8.0},
     {"workload": "numpy broadcast rows", "size": 4096, "device": "cpu-2core", "dtype": "float32", "compile_s": None,
      "steady_s": 8.0, "points_per_s": 2e6, "useful_gflops": 0.5, "speedup_same_size": 16.0, "max_rel_err": 1e-7,
-     "ok": True, "note": "timed 512 of 4096 rows, extrapolated"},
+     "ok": True, "note": "timed 512 of 4096 rows, extrapolated", "peak_rss_bytes": 800 * 2**20,
+     "peak_added_bytes": 30 * 2**20},
     {"workload": "loss_map fast path (ols)", "size": 4096, "device": "cpu-2core", "dtype": "float32",
      "compile_s": 0.1, "steady_s": 0.05, "points_per_s": 3e8, "useful_gflops": None},
-], "peak_memory": {"size": 8192, "points": 8192**2, "wall_s": 2.0, "peak_rss_bytes": 700 * 2**20},
+], "peak_memory": {"size": 8192, "points": 8192**2, "wall_s": 2.0, "peak_rss_bytes": 700 * 2**20,
+                   "baseline_rss_bytes": 200 * 2**20},
     "warnings": ["at start: busy"]}
 
 TRAJ = {"benchmark": "trajectories", "steps": 1000, "rows": [
     {"workload": "landscape.run every=1", "settings": 10000, "steps": 1000, "records": 1001, "device": "cpu-2core",
-     "dtype": "float32", "compile_s": 0.9, "steady_s": 1.0, "setting_steps_per_s": 1e7, "useful_gflops": 4.5},
+     "dtype": "float32", "compile_s": 0.9, "steady_s": 1.0, "setting_steps_per_s": 1e7, "useful_gflops": 4.5,
+     "peak_rss_bytes": 900 * 2**20, "peak_added_bytes": 50 * 2**20},
     {"workload": "landscape.run every=1000", "settings": 10000, "steps": 1000, "records": 2, "device": "cpu-2core",
      "dtype": "float32", "compile_s": 0.8, "steady_s": 0.5, "setting_steps_per_s": 2e7, "useful_gflops": 9.0},
     {"workload": "optax+vmap history", "settings": 10000, "steps": 1000, "records": 1001, "device": "cpu-2core",
@@ -40,7 +43,8 @@ TRAJ = {"benchmark": "trajectories", "steps": 1000, "rows": [
     {"workload": "optax+vmap final", "settings": 10000, "steps": 1000, "records": 1, "device": "cpu-2core",
      "dtype": "float32", "steady_s": 2.0, "setting_steps_per_s": 5e6, "useful_gflops": 2.25,
      "speedup_every1": 2.0, "speedup_every_steps": 4.0},
-], "peak_memory": [{"workload": "landscape:1", "settings": 10000, "steps": 1000, "peak_rss_bytes": 400 * 2**20},
+], "peak_memory": [{"workload": "landscape:1", "settings": 10000, "steps": 1000, "peak_rss_bytes": 400 * 2**20,
+                    "baseline_rss_bytes": 150 * 2**20},
                    {"workload": "optax:1000", "settings": 10000, "steps": 1000, "peak_rss_bytes": 300 * 2**20}],
     "targets": {"every=1000 vs optax final ≥ 1.5× (issue 6)": {"value": 4.0, "met": True}}}
 
@@ -96,13 +100,19 @@ def test_merge_rows_ratios_roofline_and_peaks():
     assert rows[("grid", "numpy broadcast rows", "4096²")]["ratio"] == 16.0
     fresh = rows[("grid", "landscape.loss_map, fresh process", "8192²")]
     assert fresh["peak_rss_bytes"] == 700 * 2**20 and fresh["throughput"] == pytest.approx(8192**2 / 2.0)
+    assert fresh["peak_added_bytes"] == 500 * 2**20 and fresh["peak_fresh_process"]
+    numpy_rows = rows[("grid", "numpy broadcast rows", "4096²")]  # measured in the bench's own process
+    assert numpy_rows["peak_rss_bytes"] == 800 * 2**20 and numpy_rows["peak_added_bytes"] == 30 * 2**20
+    assert not numpy_rows["peak_fresh_process"]
 
     hist = rows[("trajectories", "optax+vmap history", "10,000×1000")]
     final = rows[("trajectories", "optax+vmap final", "10,000×1000")]
     assert hist["ratio"] == 2.0 and final["ratio"] == 4.0  # paired with the landscape row recording as much
     assert hist["gbytes_per_s"] == pytest.approx(5e6 * 36 / 1e9)  # state 32 B + 4 B loss per setting-step
     assert final["peak_rss_bytes"] == 300 * 2**20
-    assert rows[("trajectories", "landscape.run every=1", "10,000×1000")]["peak_rss_bytes"] == 400 * 2**20
+    every1 = rows[("trajectories", "landscape.run every=1", "10,000×1000")]
+    assert every1["peak_rss_bytes"] == 400 * 2**20 and every1["peak_added_bytes"] == 250 * 2**20  # fresh wins
+    assert every1["peak_fresh_process"] and final["peak_added_bytes"] is None  # no baseline recorded
 
     sweep = rows[("sweep", "optax+vmap final", "(a) 10,000×1000")]
     assert sweep["ratio"] == 1.45 and sweep["unit"] == "setting-steps/s"

@@ -103,6 +103,23 @@ def test_chunked_equals_unchunked():
     np.testing.assert_array_equal(small_budget.values, whole.values)
 
 
+@pytest.mark.parametrize("multiple", [1, 2, 4, 8])
+def test_tiles_cover_the_grid_evenly_within_the_chunk(multiple):
+    rng = np.random.default_rng(multiple)
+    for n, most in rng.integers(1, 3000, size=(500, 2)):
+        size = grid._block(int(n), int(most), multiple)
+        assert 1 <= size <= most
+        if most >= multiple:
+            assert size % multiple == 0  # shardable
+        fewest = -(-n // most)
+        if size % multiple == 0 and -(-n // size) > fewest:  # more blocks than needed only to stay aligned
+            assert most % multiple and -(-n // size) == -(-n // (most - most % multiple))
+    assert grid._tile_shape(2**20, 4096, 4096, 1) == (256, 4096)
+    assert grid._tile_shape(2**20, 2000, 2000, 1) == (500, 2000)  # four full tiles, no padded rows
+    assert grid._tile_shape(2**20, 101, 101, 4) == (104, 101)  # one tile, rows padded for four devices
+    assert grid._tile_shape(4096, 5000, 10, 1) == (1, 2500)  # a row split in two equal parts
+
+
 def test_budget_sets_chunk_size(monkeypatch):
     captured = {}
     plan = _chunks.plan_chunk
