@@ -167,14 +167,21 @@ def test_optimizer_class_error():
 def test_sharded_over_four_devices_equals_one_device(tmp_path):
     script = textwrap.dedent("""
         import json, sys, numpy as np, jax, landscape as ls
+        from landscape import _chunks
         sw = ls.sweep(ls.problems.seed_regression(), ls.optim.SGD, 25, lr=np.linspace(0.01, 1.2, 13),
                       momentum=[0.0, 0.5, 0.9], memory_budget=300_000)
-        m = ls.loss_map(ls.problems.softmax_regression(), ls.Axis("weight[0,0]", -5, 5, 33),
-                        ls.Axis("bias[1]", -5, 5, 21), grad=True, chunk_size=100)
-        np.savez(sys.argv[1], final_loss=sw.final_loss, w=sw.final_params["weight"], status=sw.status, map=m.values,
-                 map_grad=m.grad_y)
+        compile_cached, sharded = _chunks.compile_cached, []
+        def spy(jitted, args, static):  # is the tile's output split across the devices?
+            compiled = compile_cached(jitted, args, static)
+            sharded.append(not jax.tree_util.tree_leaves(compiled.output_shardings)[0].is_fully_replicated)
+            return compiled
+        _chunks.compile_cached = spy
+        prob, x, y = ls.problems.softmax_regression(), ls.Axis("weight[0,0]", -5, 5, 33), ls.Axis("bias[1]", -5, 5, 21)
+        maps = {chunk: ls.loss_map(prob, x, y, grad=True, chunk_size=chunk) for chunk in (264, 16)}  # rows, columns
+        np.savez(sys.argv[1], final_loss=sw.final_loss, w=sw.final_params["weight"], status=sw.status,
+                 **{f"map{c}": m.values for c, m in maps.items()}, **{f"grad{c}": m.grad_y for c, m in maps.items()})
         print(json.dumps({"devices": len(jax.devices()), "sweep_devices": sw.meta["devices"], "chunk": sw.meta["chunk"],
-                          "map_devices": m.meta["devices"]}))
+                          "map_devices": [m.meta["devices"] for m in maps.values()], "sharded": sharded}))
     """)
     results = {}
     for count in (1, 4):
@@ -183,10 +190,11 @@ def test_sharded_over_four_devices_equals_one_device(tmp_path):
         proc = subprocess.run([sys.executable, "-c", script, str(out)], env=env, capture_output=True, text=True,
                               check=True)
         info = json.loads(proc.stdout.strip().splitlines()[-1])
-        assert info["devices"] == info["sweep_devices"] == info["map_devices"] == count
+        assert info["devices"] == info["sweep_devices"] == count and info["map_devices"] == [count, count]
         assert info["chunk"] % count == 0
+        assert info["sharded"] and all(info["sharded"]) == (count > 1)  # 8-row tiles split by rows, 12-column by columns
         results[count] = np.load(out)
-    for name in ("final_loss", "w", "status", "map", "map_grad"):
+    for name in ("final_loss", "w", "status", "map264", "grad264", "map16", "grad16"):
         np.testing.assert_array_equal(results[1][name], results[4][name])
 
 
