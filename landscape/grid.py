@@ -29,9 +29,12 @@ DEFAULT_MEMORY_BUDGET = 512 * 2**20  # bytes of device memory one chunk may use
 # Points per chunk, whatever the budget: on CPU, chunks of 2^18–2^20 points keep the per-point accumulators in
 # cache (measured: 2^20 is 2× faster than 2^22 on seed_regression); accelerators want bigger launches.
 _MAX_CHUNK = {"cpu": 2**20, "default": 2**24}
-# Data sets up to this many samples are summed in one unrolled block: the partial sums of a tile then stay in
-# registers, which made a 4096² map of seed regression (50 samples) 1.5× faster than blocks of 10 in a scan.
+# A value-only map of a small model (at most _UNROLLED_PARAMS parameters) over at most _UNROLLED_SAMPLES samples
+# sums them in one unrolled block, so a tile's partial sums stay in registers: 1.5× faster than blocks of 10 in a
+# scan for the 4096² seed-regression kernel (50 samples, 2 parameters). Gradients and bigger models (a 65-parameter
+# MLP: 1.3× slower, twice the compile time) keep the blocks.
 _UNROLLED_SAMPLES = 64
+_UNROLLED_PARAMS = 8
 _FAST_ROWS = 32  # rows of the least-squares fast path's scratch block: 32 rows of 4096 floats stay in L2
 
 
@@ -211,8 +214,9 @@ def _evaluate_tile(data, origin, dx, dy, xs, ys, row0, col0, *, fn, treedef, sha
     block = jax.vmap(jax.vmap(point, in_axes=(0, None)), in_axes=(0, None))
     if sample_mean:
         n = jax.tree_util.tree_leaves(data)[0].shape[0]
+        unroll = not with_grad and n <= _UNROLLED_SAMPLES and slices[-1] <= _UNROLLED_PARAMS
         result = _data.mean_over_samples(lambda batch: block(params, batch), data,
-                                         block=n if n <= _UNROLLED_SAMPLES else _data.SAMPLE_BLOCK)
+                                         block=n if unroll else _data.SAMPLE_BLOCK)
     else:
         result = block(params, data)
     if not with_grad:
