@@ -305,11 +305,11 @@ def collect_targets(results: dict, rows: list[dict], roofline: dict | None) -> d
         if npb is not None and npb.get("ratio"):
             out["grid: loss_map 4096² ≥ 10× NumPy broadcasting (issue 6)"] = {"value": npb["ratio"],
                                                                              "met": npb["ratio"] >= 10}
-        fast = [r for r in rows if r["bench"] == "grid" and "fast path" in r["workload"] and r.get("throughput")]
-        if fast:
-            best = max(fast, key=lambda r: r["throughput"])
-            out[f"grid: {best['workload']} {best['sizes']} ≥ 1e9 points/s (issue 6)"] = {
-                "value": best["throughput"], "met": best["throughput"] >= 1e9}
+        fast = next((r for r in rows if r["bench"] == "grid" and "fast path" in r["workload"]
+                     and r["sizes"] == "4096²" and r.get("throughput")), None)
+        if fast is not None:
+            out[f"grid: {fast['workload']} 4096² ≥ 1e9 points/s (issue 6)"] = {
+                "value": fast["throughput"], "met": fast["throughput"] >= 1e9}
     return out
 
 
@@ -419,6 +419,9 @@ def format_notes(suite: dict) -> list[str]:
     for r in suite.get("rows", []):
         if r.get("note"):
             notes.append(f"note: {r['bench']} {r['workload']} {r['sizes']}: {r['note']}")
+    if suite.get("quick") and suite.get("targets"):
+        notes.append("targets below are at --quick sizes, where fixed costs weigh more: indicative only; the "
+                     "issues' targets apply to the full run")
     for name, tgt in suite.get("targets", {}).items():
         v = tgt.get("value")
         if tgt.get("unit") == "fraction":

@@ -151,11 +151,13 @@ def test_one_table_with_every_row_and_markdown():
     lines = table.splitlines()
     assert len(lines) == 2 + len(suite["rows"]) and set(lines[1]) <= {"-", " "}
     for header in ("workload", "sizes", "device", "dtype", "compile s", "steady s", "throughput", "ratio",
-                   "GFLOP/s", "GB/s", "of roofline", "peak MiB"):
+                   "GFLOP/s", "GB/s", "of roofline", "peak MiB", "added MiB"):
         assert header in lines[0]
     assert "16×" in table and "8.0%" in table and "32M points/s" in table
+    assert " 400* " in table and " +250" in table  # fresh-process peak and what it added after the imports
     report = benchcmd.format_report(suite)
     assert "SGEMM 1024²" in report and "MISSED" in report and "second process 1.50 s" in report
+    assert "indicative only" not in report and "indicative only" in benchcmd.format_report({**suite, "quick": True})
     md = benchcmd.format_report(suite, markdown=True)
     assert "`landscape bench`" in md and md.count("\n| ") == 1 + len(suite["rows"])
 
