@@ -136,16 +136,17 @@ def timed(fn, *, repeats: int = 3, warmup: int = 1, max_s: float | None = None) 
     ``warmup=0`` the first timed call is).
     ``jax.block_until_ready`` is applied to every result, so asynchronously dispatched work is counted.
     ``max_s`` stops repeating once that much time went into the timed calls (at least one is always made).
-    Returns ``first_s``, ``times_s``, ``median_s``, ``compile_s`` (first minus median), the last result, and the
-    process's peak resident memory over these calls (``peak_rss_bytes``, None where it cannot be reset) with its
-    resident memory before them (``rss_before_bytes``).
+    Returns ``first_s``, ``warmup_s`` (every untimed call), ``times_s``, ``median_s``, ``compile_s`` (first minus
+    median), the last result, and the process's peak resident memory over these calls (``peak_rss_bytes``, None
+    where it cannot be reset) with its resident memory before them (``rss_before_bytes``).
     """
     rss_before, peak_reset = rss_bytes(), reset_peak_rss()
-    first = None
+    warmups = []
     for _ in range(warmup):
         t0 = time.perf_counter()
         result = jax.block_until_ready(fn())
-        first = time.perf_counter() - t0 if first is None else first
+        warmups.append(time.perf_counter() - t0)
+    first = warmups[0] if warmups else None
     times = []
     for _ in range(max(repeats, 1)):
         t0 = time.perf_counter()
@@ -155,9 +156,9 @@ def timed(fn, *, repeats: int = 3, warmup: int = 1, max_s: float | None = None) 
             break
     first = times[0] if first is None else first
     median = statistics.median(times)
-    return {"first_s": first, "times_s": times, "median_s": median, "compile_s": max(first - median, 0.0),
-            "result": result, "peak_rss_bytes": peak_rss_bytes() if peak_reset else None,
-            "rss_before_bytes": rss_before}
+    return {"first_s": first, "warmup_s": warmups, "times_s": times, "median_s": median,
+            "compile_s": max(first - median, 0.0), "result": result,
+            "peak_rss_bytes": peak_rss_bytes() if peak_reset else None, "rss_before_bytes": rss_before}
 
 
 def sgemm_roofline(n: int = 2048, repeats: int = 5) -> dict:

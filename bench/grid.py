@@ -34,6 +34,11 @@ FLOPS_PER_SAMPLE = 5
 FLOP_COUNT = ("useful flops per grid point per sample = 5: 2 for weight·x + bias, 1 for − y, 1 for the square, "
               "1 for the sum; the per-point mean's divide and the grid bookkeeping are not counted")
 TOLERANCE = 1e-4  # max relative error allowed between a baseline and loss_map
+# Untimed calls before the steady-state repeats: the first compiles; the second is the first to allocate a fresh
+# result while the previous one is alive, and on Linux with transparent huge pages it waits for the kernel to
+# compact memory into huge pages (a 4096² map: ~230 ms instead of ~65 ms; later calls reuse the freed pages).
+# Both stay in the JSON (``first_s``, ``warmup_s``).
+WARMUP = 2
 
 
 def problem():
@@ -145,7 +150,7 @@ def main(argv=None) -> dict:
     p.add_argument("--rows", type=int, default=64, help="grid rows per block for the broadcasting baselines")
     p.add_argument("--limit-s", type=float, default=20.0, help="time a broadcasting baseline on a subset of rows "
                    "and extrapolate when a full pass would take longer than this")
-    p.add_argument("--repeats", type=int, default=5, help="steady-state repeats of loss_map (median reported)")
+    p.add_argument("--repeats", type=int, default=7, help="steady-state repeats of loss_map (median reported)")
     p.add_argument("--sgemm", type=int, help="SGEMM roofline size (default 2048)")
     p.add_argument("--peak-size", type=int, help="size of the peak-memory map, 0 to skip (default 8192)")
     add_common_arguments(p, "grid", "smoke test: 512², small SGEMM and peak-memory map")
@@ -183,7 +188,7 @@ def main(argv=None) -> dict:
         return row
 
     for n in [args.loop_size, *sizes]:
-        t = timed(lambda: run_loss_map(prob, n), repeats=args.repeats, max_s=10.0)
+        t = timed(lambda: run_loss_map(prob, n), repeats=args.repeats, warmup=WARMUP, max_s=10.0)
         maps[n] = t.pop("result")
         add("landscape.loss_map", n, n * n, t)
 
@@ -224,7 +229,7 @@ def main(argv=None) -> dict:
     # the exact least-squares fast path on ols (n = 1000): checked against the direct path, target ≥ 1e9 points/s
     ols = ls.problems.ols()
     for n in sizes:
-        t = timed(lambda: run_fast_path(ols, n), repeats=args.repeats, max_s=10.0)
+        t = timed(lambda: run_fast_path(ols, n), repeats=args.repeats, warmup=WARMUP, max_s=10.0)
         fast_values = t.pop("result")
         check_n = min(n, 1024)
         err = max_rel_err(run_fast_path(ols, check_n), run_fast_path(ols, check_n, fast=False))
