@@ -35,7 +35,7 @@ _MAX_CHUNK = {"cpu": 2**20, "default": 2**24}
 # MLP: 1.3× slower, twice the compile time) keep the blocks.
 _UNROLLED_SAMPLES = 64
 _UNROLLED_PARAMS = 8
-_FAST_ROWS = 32  # rows of the least-squares fast path's scratch block: 32 rows of 4096 floats stay in L2
+_FAST_ROWS = 32  # rows the least-squares fast path fills at a time: 32 rows of 4096 floats stay in L2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -411,9 +411,9 @@ def _least_squares_plane(problem: Problem, origin, dx, dy, treedef, shapes) -> _
 def _fast_map(q: _Quadratic, x: Axis, y: Axis, grad: bool, dtype) -> np.ndarray:
     """The quadratic (and, with ``grad``, its derivatives along a and b) on the grid, shape ``(1 or 3, ny, nx)``.
 
-    Evaluated on the host, where the result lives anyway: each output element is written once, by one of
-    several threads (NumPy releases the GIL), from a scratch block of ``α + β`` that stays in cache. Filling
-    fresh memory is what bounds this, so no device round trip can make it faster.
+    Evaluated on the host, where the result lives anyway, by several threads (NumPy releases the GIL), each
+    filling blocks of a few rows in place while they stay in cache. Filling fresh memory is what bounds this, so
+    no device round trip can make it faster.
     """
     root = math.sqrt(q.suu)
     alpha = (root * (x.values - q.a0)).astype(dtype)
@@ -425,24 +425,34 @@ def _fast_map(q: _Quadratic, x: Axis, y: Axis, grad: bool, dtype) -> np.ndarray:
     out = np.empty((3 if grad else 1, y.num, x.num), dtype)
 
     def fill(rows: range):
-        scratch = np.empty((_FAST_ROWS, x.num), dtype)
         for r in range(rows.start, rows.stop, _FAST_ROWS):
-            k = min(_FAST_ROWS, rows.stop - r)
-            s = scratch[:k]
-            np.add.outer(beta[r:r + k], alpha, out=s)  # α + β
+            rs = slice(r, min(r + _FAST_ROWS, rows.stop))  # this thread's rows only: the passes work in place
+            block = out[:, rs]  # a few rows: every pass after the first finds them in cache
+            np.add.outer(beta[rs], alpha, out=block[0])  # α + β
             if grad:  # dL/da = 2√suu·(α + β); dL/db = (2·suv/√suu)·(α + β) + dγ/db
-                np.multiply(s, slope_x, out=out[1, r:r + k])
-                np.multiply(s, slope_y, out=out[2, r:r + k])
-                out[2, r:r + k] += gamma_b[r:r + k, None]
-            np.square(s, out=s)
-            np.add(s, gamma[r:r + k, None], out=out[0, r:r + k])
+                np.multiply(block[0], slope_x, out=block[1])
+                np.multiply(block[0], slope_y, out=block[2])
+                block[2] += gamma_b[rs, None]
+            np.square(block[0], out=block[0])
+            block[0] += gamma[rs, None]
 
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    workers = max(1, min(cpus, y.num // _FAST_ROWS, 8))
+    pool, threads = _host_pool()
+    workers = max(1, min(threads, y.num // _FAST_ROWS))
     bounds = np.linspace(0, y.num, workers + 1).astype(int)
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(fill, [range(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]))
+    list(pool.map(fill, [range(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]))
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _host_pool() -> tuple[ThreadPoolExecutor, int]:
+    """Threads for filling large host arrays, one per available core (at most 8), started once; and their number."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = max(1, min(cpus, 8))
+    return ThreadPoolExecutor(threads, thread_name_prefix="landscape-fill"), threads
+
+
+if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads: it starts its own pool
+    os.register_at_fork(after_in_child=_host_pool.cache_clear)
 
 
 def _axis_meta(axis: Axis) -> dict:

@@ -1,3 +1,5 @@
+import os
+import signal
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -305,3 +307,18 @@ def test_fast_path_blocks_and_threads_do_not_change_values(monkeypatch):
         np.testing.assert_array_equal(getattr(blocks, field), getattr(whole, field))
         np.testing.assert_array_equal(getattr(single, field), getattr(whole, field))
         assert getattr(whole, field).flags.writeable  # results are the caller's to change, as on the direct path
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fast_path_threads_work_in_a_forked_child():
+    """The fill threads are per process: a child forked after a fast-path map starts its own (no hang)."""
+    q = grid._Quadratic(1e-6, 0.1, 0.2, 8.3, 0.1, 1.0)
+    x, y = ls.Axis("a", -1, 1, 64), ls.Axis("b", -1, 1, 512)
+    for _ in range(3):  # the parent's pool threads are all started and idle
+        parent = grid._fast_map(q, x, y, False, np.dtype(np.float32))
+    pid = os.fork()
+    if pid == 0:  # the child must not touch JAX (not fork-safe); the fill itself is NumPy
+        signal.alarm(10)  # a hung pool kills the child instead of the test run
+        os._exit(0 if np.array_equal(grid._fast_map(q, x, y, False, np.dtype(np.float32)), parent) else 3)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
