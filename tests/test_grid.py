@@ -310,6 +310,7 @@ def test_fast_path_blocks_and_threads_do_not_change_values(monkeypatch):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # JAX's warning; the child never uses JAX
 def test_fast_path_threads_work_in_a_forked_child():
     """The fill threads are per process: a child forked after a fast-path map starts its own (no hang)."""
     q = grid._Quadratic(1e-6, 0.1, 0.2, 8.3, 0.1, 1.0)
