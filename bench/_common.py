@@ -248,6 +248,16 @@ def peak_rss_bytes() -> int:
     return _proc_status("VmHWM") or ru_maxrss_bytes()
 
 
+def finish_warnings(warnings: list[str], disagreeing: list[str], library: str, tolerance: float) -> None:
+    """Add the baselines that disagree with ``library`` and the CPU-busy check at the end to ``warnings``, and
+    print them all."""
+    if disagreeing:
+        warnings.append(f"baselines disagree with {library} (max rel err ≥ {tolerance}): {', '.join(disagreeing)}")
+    warnings += [f"at end: {w}" for w in [busy_warning()] if w]
+    for w in warnings:
+        print(f"WARNING: {w}")
+
+
 def reset_peak_rss() -> bool:
     """Reset this process's peak resident memory (``VmHWM``) to its current RSS; False where that is unsupported
     (it needs Linux ≥ 4.0: writing 5 to ``/proc/self/clear_refs``)."""

@@ -26,8 +26,9 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import landscape as ls  # noqa: E402
-from _common import (add_common_arguments, busy_warning, environment, max_rel_err, peak_fields,  # noqa: E402
-                     peak_rss_bytes, print_table, rss_bytes, ru_maxrss_bytes, save_json, sgemm_roofline, start_run, timed)
+from _common import (add_common_arguments, environment, finish_warnings, max_rel_err, peak_fields,  # noqa: E402
+                     peak_rss_bytes, print_table, rss_bytes, ru_maxrss_bytes, save_json, sgemm_roofline, start_run,
+                     timed)
 
 LO, HI = -5.0, 8.0  # seed 000's view, for both bias (x axis) and weight (y axis)
 FLOPS_PER_SAMPLE = 5
@@ -259,11 +260,7 @@ def main(argv=None) -> dict:
                   f"{peak['wall_s']:.2f} s wall; target < 2 GB: {'met' if peak['meets_target'] else 'MISSED'}")
     bad = [f"{r['workload']} {r['size']}²" for r in rows if r.get("ok") is False
            or (r["workload"].startswith("loss_map fast path") and r["max_rel_err"] >= TOLERANCE)]
-    if bad:
-        warnings.append(f"baselines disagree with loss_map (max rel err ≥ {TOLERANCE}): {', '.join(bad)}")
-    warnings += [f"at end: {w}" for w in [busy_warning()] if w]
-    for w in warnings:
-        print(f"WARNING: {w}")
+    finish_warnings(warnings, bad, "loss_map", TOLERANCE)
 
     result = {"benchmark": "grid", "problem": f"{prob.name} (mse)", "n_samples": n_samples, "dtype": dtype,
               "bounds": {"bias": [LO, HI], "weight": [LO, HI]}, "sizes": sizes, "flop_count": FLOP_COUNT,

@@ -28,7 +28,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import landscape as ls  # noqa: E402
-from _common import (add_common_arguments, busy_warning, environment, max_rel_err, peak_fields,  # noqa: E402
+from _common import (add_common_arguments, environment, finish_warnings, max_rel_err, peak_fields,  # noqa: E402
                      peak_rss_bytes, print_table, rss_bytes, run_child, save_json, sgemm_roofline, start_run, timed)
 from trajectories import (FLOP_COUNT, FLOPS_PER_SAMPLE_STEP, LR_RANGE, MOMENTUM_RANGE, TOLERANCE,  # noqa: E402
                           optax_runner, problem, settings, time_torch, torch_indices)
@@ -276,12 +276,8 @@ def main(argv=None) -> dict:
             print(f"peak memory ({pk['part']}) {pk['workload']:<6} {pk['settings']:>9,} settings × {pk['steps']} steps: "
                   f"{pk['peak_rss_bytes'] / 2**20:6.0f} MiB peak RSS (after import {pk['baseline_rss_bytes'] / 2**20:.0f}"
                   f" MiB), chunk {pk['chunk']}, {pk['wall_s']:.2f} s wall incl. compile")
-    bad = [f"({r['part']}) {r['workload']}" for r in rows if r.get("ok") is False]
-    if bad:
-        warnings.append(f"baselines disagree with landscape.sweep (max rel err ≥ {TOLERANCE}): {', '.join(bad)}")
-    warnings += [f"at end: {w}" for w in [busy_warning()] if w]
-    for w in warnings:
-        print(f"WARNING: {w}")
+    finish_warnings(warnings, [f"({r['part']}) {r['workload']}" for r in rows if r.get("ok") is False],
+                    "landscape.sweep", TOLERANCE)
 
     result = {"benchmark": "sweep", "problem": f"{prob.name} (mse)", "n_samples": n_samples, "dtype": dtype,
               "optimizer": "SGD(lr, momentum), torch semantics",

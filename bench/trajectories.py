@@ -29,7 +29,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import landscape as ls  # noqa: E402
-from _common import (add_common_arguments, busy_warning, environment, hlo_loop_stats, max_rel_err,  # noqa: E402
+from _common import (add_common_arguments, environment, finish_warnings, hlo_loop_stats, max_rel_err,  # noqa: E402
                      peak_fields, peak_rss_bytes, print_table, rss_bytes, run_child, save_json, sgemm_roofline,
                      start_run, timed)
 
@@ -398,12 +398,7 @@ def main(argv=None) -> dict:
         for name, st in diagnostics["hlo"].items():
             print(f"  {name:<30} " + (st["error"] if "error" in st else
                   f"{st['kernels']} kernels ({st['big_kernels']} big), {st['fused_ops']} ops ({st['big_ops']} big)"))
-    bad = [r["workload"] for r in rows if r.get("ok") is False]
-    if bad:
-        warnings.append(f"baselines disagree with landscape.run (max rel err ≥ {TOLERANCE}): {', '.join(bad)}")
-    warnings += [f"at end: {w}" for w in [busy_warning()] if w]
-    for w in warnings:
-        print(f"WARNING: {w}")
+    finish_warnings(warnings, [r["workload"] for r in rows if r.get("ok") is False], "landscape.run", TOLERANCE)
 
     result = {"benchmark": "trajectories", "problem": f"{prob.name} (mse)", "n_samples": n_samples, "dtype": dtype,
               "optimizer": "SGD(lr, momentum), torch semantics", "lrs": [n_lr, "logspace", *LR_RANGE],

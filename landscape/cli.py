@@ -481,8 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate a problem's loss on a dense grid over two parameters and draw it as a heatmap. "
         "Example: landscape map --problem seed-regression --x bias:-5:8:101 --y weight:-5:8:101 --out map.png",
     )
-    p.add_argument("--problem", required=True, help="a built-in problem (see `landscape problems`)")
-    p.add_argument("--loss", help="loss for problems that take one: mse, l1, huber, smooth_l1")
+    _problem_arguments(p)
     p.add_argument("--x", type=_axis_spec, metavar="PARAM:LO:HI:NUM",
                    help="horizontal axis, e.g. bias:-5:8:101 (default: the problem's own view, 201 points)")
     p.add_argument("--y", type=_axis_spec, metavar="PARAM:LO:HI:NUM", help="vertical axis, e.g. weight:-5:8:101")
@@ -491,8 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="map.png", help="image to write (.png, .pdf, .svg, .jpg; default map.png)")
     p.add_argument("--save", metavar="PATH.npz", help="also save the numbers (values, axes, metadata)")
     p.add_argument("--dpi", type=int, default=120, help="image resolution (default 120)")
-    p.add_argument("--memory-budget", type=int, metavar="BYTES", help="device memory per chunk of points")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _chunk_arguments(p, "points")
     p.set_defaults(func=_cmd_map)
 
     p = sub.add_parser(
@@ -530,16 +528,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a swept hyperparameter: NAME=log:LO:HI:NUM, NAME=lin:LO:HI:NUM or NAME=v1,v2,… "
                    "(booleans: true,false; Adam's beta1/beta2); repeat for more axes, in order")
     _hyperparameter_arguments(p, "fixed hyperparameter")
-    p.add_argument("--init", metavar="P1,P2,…", help="starting parameters: all, in the order `landscape problems` lists (2,9), or by name (slope=9)")
-    p.add_argument("--batch-size", type=int, help="mini-batch size (default: full batch)")
+    _start_arguments(p)
     p.add_argument("--seeds", type=int, default=1, help="number of shuffle seeds, a sweep axis when > 1")
     p.add_argument("--tol", type=float, help="converged when the final loss is ≤ TOL")
     p.add_argument("--out", default="sweep.png", help="heatmap image (default sweep.png)")
     p.add_argument("--csv", metavar="PATH.csv", help="one row per setting: hyperparameters and summaries")
     p.add_argument("--save", metavar="PATH.npz", help="also save the numbers")
     p.add_argument("--dpi", type=int, default=120, help="image resolution (default 120)")
-    p.add_argument("--memory-budget", type=int, metavar="BYTES", help="device memory per chunk of settings")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _chunk_arguments(p, "settings")
     p.set_defaults(func=_cmd_sweep)
 
     from landscape import benchcmd  # no JAX import: the benchmarks run in their own processes
@@ -564,6 +560,17 @@ def _hyperparameter_arguments(p, what: str) -> None:
         group.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="V", help=f"{what} {name}")
 
 
+def _start_arguments(p) -> None:
+    p.add_argument("--init", metavar="P1,P2,…", help="starting parameters: all, in the order `landscape problems` "
+                   "lists (2,9), or by name (slope=9)")
+    p.add_argument("--batch-size", type=int, help="mini-batch size (default: full batch)")
+
+
+def _chunk_arguments(p, items: str) -> None:
+    p.add_argument("--memory-budget", type=int, metavar="BYTES", help=f"device memory per chunk of {items}")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def _drawing_arguments(p) -> None:
     p.add_argument("--style", choices=("heatmap", "contour", "filled"), default="heatmap",
                    help="how to draw the map: heatmap (default), contour (labelled lines) or filled (filled contours "
@@ -574,8 +581,7 @@ def _drawing_arguments(p) -> None:
 def _run_arguments(p, default_out: str) -> None:
     _hyperparameter_arguments(p, "hyperparameter")
     p.add_argument("--steps", type=int, required=True, help="optimizer steps")
-    p.add_argument("--init", metavar="P1,P2,…", help="starting parameters: all, in the order `landscape problems` lists (2,9), or by name (slope=9)")
-    p.add_argument("--batch-size", type=int, help="mini-batch size (default: full batch)")
+    _start_arguments(p)
     p.add_argument("--seed", type=int, default=0, help="shuffle seed for mini-batches")
     p.add_argument("--x", type=_axis_spec, metavar="PARAM:LO:HI:NUM", help="map's horizontal axis (default: fit the paths)")
     p.add_argument("--y", type=_axis_spec, metavar="PARAM:LO:HI:NUM", help="map's vertical axis")

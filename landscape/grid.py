@@ -347,7 +347,7 @@ def loss_map(
         return (t // tiles_per_row) * rows, (t % tiles_per_row) * cols
 
     def launch(t):
-        return compiled(*args, *(jnp.asarray(i, jnp.int32) for i in corner(t)))
+        return compiled(*args, *(np.int32(i) for i in corner(t)))
 
     def store(t, _, result):
         r0, c0 = corner(t)
@@ -419,9 +419,10 @@ def _fast_map(q: _Quadratic, x: Axis, y: Axis, grad: bool, dtype) -> np.ndarray:
     alpha = (root * (x.values - q.a0)).astype(dtype)
     db = y.values - q.b0
     beta = (q.suv / root * db).astype(dtype)
-    gamma = (q.floor + (q.svv - q.suv**2 / q.suu) * db**2).astype(dtype)  # floor + γ, per row
+    curvature = q.svv - q.suv**2 / q.suu  # det/suu: γ = curvature·(b − b0)²
+    gamma = (q.floor + curvature * db**2).astype(dtype)  # floor + γ, per row
     slope_x, slope_y = np.asarray(2 * root, dtype), np.asarray(2 * q.suv / root, dtype)
-    gamma_b = (2 * (q.svv - q.suv**2 / q.suu) * db).astype(dtype)  # dγ/db, per row
+    gamma_b = (2 * curvature * db).astype(dtype)  # dγ/db, per row
     out = np.empty((3 if grad else 1, y.num, x.num), dtype)
 
     def fill(rows: range):

@@ -214,6 +214,12 @@ def _model_loss(model: Callable, loss_name: str) -> Callable:
     return fn
 
 
+def _fitted(model: Callable, loss_name: str, **fields) -> Problem:
+    """A built-in that fits ``model`` to its data with a per-sample mean loss (the cached loss function, so
+    repeated calls share jit caches)."""
+    return Problem(fn=_model_loss(model, loss_name), model=model, loss_name=loss_name, sample_mean=True, **fields)
+
+
 def _least_squares(design: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     """Exact minimiser and minimum MSE of ``mean((design @ β − y)²)``, in float64."""
     design, y = np.asarray(design, np.float64), np.asarray(y, np.float64)
@@ -237,11 +243,9 @@ def seed_regression(loss: str = "mse") -> Problem:
     if key == "mse":
         beta, min_value = _least_squares(np.column_stack((x, np.ones_like(x))), y)
         minima = (_as_float({"weight": beta[0], "bias": beta[1]}),)
-    return Problem(
+    return _fitted(
+        _linear, key,
         name="seed-regression",
-        fn=_model_loss(_linear, key),
-        model=_linear,
-        loss_name=key,
         linear=True,
         params=_as_float({"weight": 6.0, "bias": -3.0}),
         data=(x, y),
@@ -249,7 +253,6 @@ def seed_regression(loss: str = "mse") -> Problem:
         min_value=min_value,
         bounds={"bias": (-5.0, 8.0), "weight": (-5.0, 8.0)},
         description=f"seed 000: linear fit to 50 noisy points of a parabola, {key} loss",
-        sample_mean=True,
     )
 
 
@@ -261,11 +264,9 @@ def ols() -> Problem:
     """
     design, y = _data.ols_data()
     beta, min_value = _least_squares(design, y)
-    return Problem(
+    return _fitted(
+        _ols_line, "mse",
         name="ols",
-        fn=_model_loss(_ols_line, "mse"),
-        model=_ols_line,
-        loss_name="mse",
         linear=True,
         params=_as_float({"intercept": 2.0, "slope": 9.0}),
         data=(design[:, 1], y),
@@ -273,7 +274,6 @@ def ols() -> Problem:
         min_value=min_value,
         bounds={"intercept": (-10.0, 10.0), "slope": (-10.0, 10.0)},
         description="seed 004: least squares, intercept −2 and slope 2, noise σ=0.001",
-        sample_mean=True,
     )
 
 
@@ -281,11 +281,9 @@ def quadratic_fit() -> Problem:
     """Seed 003: fit ``a·t² + b·t + c`` to 20 noisy speeds ``0.5(t − 9.5)² + 1``; MSE."""
     t, speed = _data.quadratic_fit_data()
     beta, min_value = _least_squares(np.column_stack((t**2, t, np.ones_like(t))), speed)
-    return Problem(
+    return _fitted(
+        _quadratic, "mse",
         name="quadratic-fit",
-        fn=_model_loss(_quadratic, "mse"),
-        model=_quadratic,
-        loss_name="mse",
         linear=True,
         params=_as_float({"a": -0.5, "b": 0.8, "c": 0.3}),
         data=(t, speed),
@@ -293,7 +291,6 @@ def quadratic_fit() -> Problem:
         min_value=min_value,
         bounds={"a": (-1.0, 2.0), "b": (-20.0, 10.0), "c": (-50.0, 100.0)},
         description="seed 003: quadratic a·t²+b·t+c fitted to 20 noisy speeds",
-        sample_mean=True,
     )
 
 
@@ -423,16 +420,13 @@ def ill_conditioned(condition: float = 100.0) -> Problem:
 def logistic_regression() -> Problem:
     """Seed 001 (BCE): logistic regression ``σ(x·w + b)`` on two 2-D Gaussian blobs; start w = (−2, 2), b = 0."""
     x, labels = _data.classification_data(classes=2)
-    return Problem(
+    return _fitted(
+        _logistic, "bce",
         name="logistic-regression",
-        fn=_model_loss(_logistic, "bce"),
-        model=_logistic,
-        loss_name="bce",
         params=_as_float({"weight": np.array([-2.0, 2.0]), "bias": 0.0}),
         data=(x, labels.astype(np.float32)),
         bounds={"weight[0]": (-6.0, 6.0), "weight[1]": (-6.0, 6.0)},
         description="seed 001: logistic regression (BCE) on 200 points in two 2-D blobs",
-        sample_mean=True,
     )
 
 
@@ -441,16 +435,13 @@ def softmax_regression(classes: int = 3) -> Problem:
     if not (isinstance(classes, int) and classes >= 2):
         raise ValueError(f"softmax_regression: classes must be an integer ≥ 2, got {classes!r}.")
     x, labels = _data.classification_data(n=100 * classes, classes=classes)
-    return Problem(
+    return _fitted(
+        _softmax_logits, "cross_entropy",
         name="softmax-regression",
-        fn=_model_loss(_softmax_logits, "cross_entropy"),
-        model=_softmax_logits,
-        loss_name="cross_entropy",
         params=_as_float({"weight": np.zeros((classes, 2)), "bias": np.zeros(classes)}),
         data=(x, labels),
         bounds={"weight[0,0]": (-6.0, 6.0), "weight[0,1]": (-6.0, 6.0)},
         description=f"seed 001: softmax regression (cross-entropy) on {classes} 2-D blobs",
-        sample_mean=True,
     )
 
 
