@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from landscape import _chunks
+from landscape import _chunks, _hostmem
 from landscape import data as _data
 from landscape import io as _io
 from landscape.problems import Params, Problem, param_names
@@ -341,7 +341,7 @@ def loss_map(
     compiled, (rows, cols) = compile_at(chunk)
     tiles_per_row = -(-x.num // cols)
     n_tiles = -(-y.num // rows) * tiles_per_row
-    values = np.empty((n_outputs, y.num, x.num), dtype)
+    values = _hostmem.empty((n_outputs, y.num, x.num), dtype)
 
     def corner(t):
         return (t // tiles_per_row) * rows, (t % tiles_per_row) * cols
@@ -423,7 +423,7 @@ def _fast_map(q: _Quadratic, x: Axis, y: Axis, grad: bool, dtype) -> np.ndarray:
     gamma = (q.floor + curvature * db**2).astype(dtype)  # floor + γ, per row
     slope_x, slope_y = np.asarray(2 * root, dtype), np.asarray(2 * q.suv / root, dtype)
     gamma_b = (2 * curvature * db).astype(dtype)  # dγ/db, per row
-    out = np.empty((3 if grad else 1, y.num, x.num), dtype)
+    out = _hostmem.empty((3 if grad else 1, y.num, x.num), dtype)
 
     def fill(rows: range):
         for r in range(rows.start, rows.stop, _FAST_ROWS):

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from landscape import _chunks
+from landscape import _chunks, _hostmem
 from landscape import io as _io
 from landscape import optim as _optim
 from landscape.problems import Params, Problem, leaf_names, param_names
@@ -337,8 +337,8 @@ def sweep(
         ("final_loss", dtype), ("grad0", np.float64), ("grad_final", np.float64),
         ("best_loss", np.float64), ("best_step", np.int32), ("hit_step", np.int32), ("diverged_at", np.int32))}
     final_leaves = [np.empty((n_settings, *s), leaf.dtype) for s, leaf in zip(leaf_shapes, leaves)]
-    curves = np.empty((n_settings, records), dtype) if keep else None
-    paths = [np.empty((n_settings, records, *s), leaf.dtype) for s, leaf in zip(leaf_shapes, leaves)] \
+    curves = _hostmem.empty((n_settings, records), dtype) if keep else None
+    paths = [_hostmem.empty((n_settings, records, *s), leaf.dtype) for s, leaf in zip(leaf_shapes, leaves)] \
         if keep == "params" else None
 
     def store(start, stop, result):
