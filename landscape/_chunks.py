@@ -71,9 +71,15 @@ def compile_cached(jitted, args: tuple, static: dict):
 
 def bytes_per_item(compiled, items: int) -> float | None:
     """Device memory per item (temporaries + outputs) from a compiled executable's statistics, if reported."""
+    total = _memory_bytes(compiled)
+    return None if total is None else total / items
+
+
+@functools.lru_cache(maxsize=64)  # the executables are cached too; asking XLA again costs milliseconds
+def _memory_bytes(compiled) -> int | None:
     try:
         stats = compiled.memory_analysis()
-        return (stats.temp_size_in_bytes + stats.output_size_in_bytes) / items
+        return stats.temp_size_in_bytes + stats.output_size_in_bytes
     except Exception:  # not every backend reports memory statistics
         return None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io as _stdio
 import math
 from typing import Sequence
@@ -22,7 +23,7 @@ from landscape import _chunks, _hostmem
 from landscape import io as _io
 from landscape import optim as _optim
 from landscape.problems import Params, Problem, leaf_names, param_names
-from landscape.trajectories import _check_batch_size, _check_int, _init_batch, _run_compiled
+from landscape.trajectories import _check_batch_size, _check_int, _init_batch, _run_compiled, seed_keys
 
 STATUS_NAMES = ("converged", "not converged", "diverged")
 CONVERGED, NOT_CONVERGED, DIVERGED = 0, 1, 2
@@ -312,6 +313,7 @@ def sweep(
     tol_arg = jnp.asarray(-jnp.inf if loss_tol is None else loss_tol, jnp.result_type(float))
     axis_names = list(all_axes)
 
+    @functools.lru_cache(maxsize=1)  # sizing the chunks compiles at the first chunk's inputs, which then runs
     def inputs(start: int, size: int):
         flat = np.minimum(np.arange(start, start + size), n_settings - 1)  # pad the last chunk with its last setting
         index = dict(zip(axis_names, np.unravel_index(flat, shape)))
@@ -320,10 +322,10 @@ def sweep(
         chunk_params = jax.tree_util.tree_map(lambda a: np.asarray(a)[index["init"]], params) if init_batched \
             else jax.tree_util.tree_map(lambda a: np.broadcast_to(a, (size, *np.shape(a))), params)
         seed = seed_values[index["seed"]] if "seed" in index else np.full(size, seed_values[0])
-        keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seed))
-        put = lambda a: jax.device_put(a, sharding if np.ndim(a) else replicated)  # noqa: E731
-        return (data, jax.tree_util.tree_map(put, opt), jax.tree_util.tree_map(put, chunk_params), put(keys), None,
-                tol_arg)
+        batch = (opt, chunk_params, seed_keys(seed))
+        opt, chunk_params, keys = jax.device_put(batch, jax.tree_util.tree_map(
+            lambda a: sharding if np.ndim(a) else replicated, batch))  # one transfer for all of them
+        return data, opt, chunk_params, keys, None, tol_arg
 
     def compile_at(size: int):
         return _chunks.compile_cached(_run_compiled, inputs(0, size), static)

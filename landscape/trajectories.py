@@ -209,6 +209,9 @@ def _run_compiled(data, opt, params, keys, permutations, tol, *, fn, steps, ever
     return history, summary
 
 
+seed_keys = jax.jit(jax.vmap(jax.random.PRNGKey))  # a PRNG key per seed; compiled once, not traced per call
+
+
 def _check_int(owner: str, name: str, value, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{owner}: {name} must be an integer ≥ {minimum}, got {value!r}.")
@@ -302,7 +305,7 @@ def run(
     if opt_shape:  # batched fields flattened to one axis; scalar fields stay shared
         opt = jax.tree_util.tree_map(
             lambda a: jnp.reshape(jnp.broadcast_to(a, opt_shape), (-1,)) if np.ndim(a) else a, optimizer)
-    keys = jax.vmap(jax.random.PRNGKey)(seeds) if seeds.ndim else jax.random.PRNGKey(seeds)
+    keys = seed_keys(seeds) if seeds.ndim else jax.random.PRNGKey(seeds)
     batched = (bool(opt_shape), init_batched, seeds.ndim == 1)
     data = jax.tree_util.tree_map(jnp.asarray, problem.data)
     history, summary = jax.device_get(_run_compiled(
