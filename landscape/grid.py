@@ -411,9 +411,10 @@ def _least_squares_plane(problem: Problem, origin, dx, dy, treedef, shapes) -> _
 def _fast_map(q: _Quadratic, x: Axis, y: Axis, grad: bool, dtype) -> np.ndarray:
     """The quadratic (and, with ``grad``, its derivatives along a and b) on the grid, shape ``(1 or 3, ny, nx)``.
 
-    Evaluated on the host, where the result lives anyway, by several threads (NumPy releases the GIL), each
-    filling blocks of a few rows in place while they stay in cache. Filling fresh memory is what bounds this, so
-    no device round trip can make it faster.
+    Evaluated on the host, where the result lives anyway, by the calling thread and helpers (NumPy releases the
+    GIL), each filling blocks of a few rows in place while they stay in cache. The result reuses freed memory
+    (:mod:`landscape._hostmem`), so what bounds this is NumPy's three passes per block, not the kernel zeroing
+    fresh pages; no device round trip can make it faster.
     """
     root = math.sqrt(q.suu)
     alpha = (root * (x.values - q.a0)).astype(dtype)
@@ -437,19 +438,24 @@ def _fast_map(q: _Quadratic, x: Axis, y: Axis, grad: bool, dtype) -> np.ndarray:
             np.square(block[0], out=block[0])
             block[0] += gamma[rs, None]
 
-    pool, threads = _host_pool()
-    workers = max(1, min(threads, y.num // _FAST_ROWS))
+    pool, helpers = _host_pool()
+    workers = max(1, min(helpers + 1, y.num // _FAST_ROWS))
     bounds = np.linspace(0, y.num, workers + 1).astype(int)
-    list(pool.map(fill, [range(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]))
+    shares = [range(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    helpers = [pool.submit(fill, rows) for rows in shares[1:]]
+    fill(shares[0])  # this thread takes a share too instead of waiting idle
+    for helper in helpers:
+        helper.result()
     return out
 
 
 @functools.lru_cache(maxsize=1)
 def _host_pool() -> tuple[ThreadPoolExecutor, int]:
-    """Threads for filling large host arrays, one per available core (at most 8), started once; and their number."""
+    """Threads that help the calling thread fill large host arrays, one per other available core (at most 7),
+    started once; and their number (0 on one core)."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    threads = max(1, min(cpus, 8))
-    return ThreadPoolExecutor(threads, thread_name_prefix="landscape-fill"), threads
+    helpers = max(0, min(cpus, 8) - 1)
+    return ThreadPoolExecutor(max(helpers, 1), thread_name_prefix="landscape-fill"), helpers
 
 
 if hasattr(os, "register_at_fork"):  # a forked child has none of the parent's threads: it starts its own pool
