@@ -90,3 +90,22 @@ def test_bad_environment_variable_fails_the_call_and_names_itself(monkeypatch):
     monkeypatch.setenv("LANDSCAPE_HOST_CACHE_MB", "lots")
     with pytest.raises(ValueError, match="LANDSCAPE_HOST_CACHE_MB='lots' is not a whole number"):
         _hostmem.empty(BIG, np.float32)
+
+
+def test_threads_never_share_a_live_block():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(tag):
+        for _ in range(10):
+            a = _hostmem.empty(BIG, np.float32)
+            a.fill(tag)
+            b = _hostmem.empty(BIG, np.float32)  # while a is alive: other memory
+            b.fill(-tag)
+            if not ((a == tag).all() and (b == -tag).all()):
+                return False
+            del a, b
+        return True
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(work, range(1, 5)))
+    assert _hostmem.cached_bytes() <= _hostmem._cap()
