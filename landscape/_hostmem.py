@@ -9,7 +9,8 @@ repeated maps of one size touch no fresh pages.
 The arrays are ordinary writable NumPy arrays whose ``base`` is a :class:`_Block`; the block returns its memory
 to the cache only when no array or view refers to it any more, so reuse never aliases live data. At most
 :data:`CACHE_BYTES` stay cached, least recently freed dropped first; ``LANDSCAPE_HOST_CACHE_MB=0`` turns the
-cache off (then :func:`empty` is ``np.empty``), and :func:`release` unmaps what is cached.
+cache off (then :func:`empty` is ``np.empty``), and :func:`release` (``landscape.release_host_memory``) unmaps
+what is cached.
 """
 
 from __future__ import annotations
@@ -115,11 +116,15 @@ def cached_bytes() -> int:
         return sum(len(m) for m in _free.values())
 
 
-def release() -> None:
-    """Unmap every cached block (arrays in use are unaffected)."""
+def release() -> int:
+    """Return the cached memory to the operating system (arrays in use are unaffected); the bytes released."""
+    released = 0
     with _lock:
         while _free:
-            _free.popitem()[1].close()
+            memory = _free.popitem()[1]
+            released += len(memory)
+            memory.close()
+    return released
 
 
 def _after_fork_in_child() -> None:

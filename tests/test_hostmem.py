@@ -48,7 +48,7 @@ def test_memory_is_reused_only_after_the_last_view_dies():
     assert c.ctypes.data == address and _hostmem.cached_bytes() == 0
     del b, c
     assert _hostmem.cached_bytes() == 2 * BIG[0] * BIG[1] * 4
-    _hostmem.release()
+    assert ls.release_host_memory() == 2 * BIG[0] * BIG[1] * 4
     assert _hostmem.cached_bytes() == 0
 
 
