@@ -442,10 +442,10 @@ def _fast_map(q: _Quadratic, x: Axis, y: Axis, grad: bool, dtype) -> np.ndarray:
     workers = max(1, min(helpers + 1, y.num // _FAST_ROWS))
     bounds = np.linspace(0, y.num, workers + 1).astype(int)
     shares = [range(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
-    helpers = [pool.submit(fill, rows) for rows in shares[1:]]
+    pending = [pool.submit(fill, rows) for rows in shares[1:]]
     fill(shares[0])  # this thread takes a share too instead of waiting idle
-    for helper in helpers:
-        helper.result()
+    for future in pending:
+        future.result()
     return out
 
 
