@@ -10,6 +10,10 @@ losses: optax + ``jax.vmap`` (``jit(vmap(run_one))`` over ``inject_hyperparams(o
 (b) in chunks of 2^16 settings per call, as a user would) and seed 000's PyTorch loop once per setting (a few
 settings, extrapolated). Diagnostics: chunk sizes via ``memory_budget=`` and optax chunk sizes. The baselines are
 those of bench/trajectories.py. See bench/README.md.
+
+On CPU the process asks JAX for one device per core (``--cpu-devices auto``, what ``landscape sweep`` does), so
+``landscape.sweep`` shards its settings over the cores; the baselines run as their users write them (one
+``jit``, the default device). (a) is also timed in a fresh process with JAX's default single CPU device.
 """
 
 from __future__ import annotations
@@ -68,9 +72,15 @@ def compare(baseline: np.ndarray, sw) -> dict:
             "final_loss": max_rel_err(baseline[ok], ours[ok]) if ok.any() else None}
 
 
-def child(spec: str, n_lr: int, n_mom: int, steps: int) -> None:
-    """Child mode: ``sweep`` or ``optax`` on an n_lr × n_mom grid, then print JSON with the peak RSS."""
+def child(spec: str, n_lr: int, n_mom: int, steps: int, repeats: int) -> None:
+    """Child mode: ``sweep`` or ``optax`` on an n_lr × n_mom grid, then print JSON with the peak RSS; or
+    ``sweep-timed``: :func:`timed` figures of ``sweep`` (``repeats`` steady-state calls)."""
     prob = problem()
+    if spec == "sweep-timed":
+        t = timed(lambda: run_sweep(prob, n_lr, n_mom, steps), repeats=repeats, max_s=60.0)
+        sw = t.pop("result")
+        print(json.dumps({**t, "chunk": sw.meta["chunk"], "devices": sw.meta["devices"]}))
+        return
     x, y = (np.asarray(a, np.float32) for a in prob.data)
     base_rss, base_peak = rss_bytes(), peak_rss_bytes()
     t0 = time.perf_counter()
@@ -87,9 +97,23 @@ def child(spec: str, n_lr: int, n_mom: int, steps: int) -> None:
                       "peak_rss_bytes": peak_rss_bytes(), "finite": finite, **extra}))
 
 
-def peak_memory(spec: str, n_lr: int, n_mom: int, steps: int, part: str) -> dict:
-    out = run_child([__file__, "--child", spec, "--lrs-b", str(n_lr), "--momenta-b", str(n_mom),
-                     "--steps-b", str(steps)])
+def child_argv(spec: str, n_lr: int, n_mom: int, steps: int, cpu_devices: str, repeats: int = 1) -> list[str]:
+    return [__file__, "--child", spec, "--lrs-b", str(n_lr), "--momenta-b", str(n_mom), "--steps-b", str(steps),
+            "--cpu-devices", cpu_devices, "--repeats", str(repeats)]
+
+
+def set_cpu_devices(setting: str) -> None:
+    """``auto``: one CPU device per core, as ``landscape sweep`` asks for; N: that many. Before JAX starts."""
+    if setting == "auto":
+        ls.one_device_per_cpu_core()
+    elif setting.isdigit() and int(setting) >= 1:
+        jax.config.update("jax_num_cpu_devices", int(setting))
+    else:
+        raise SystemExit(f"--cpu-devices must be 'auto' or a whole number ≥ 1, got {setting!r}")
+
+
+def peak_memory(spec: str, n_lr: int, n_mom: int, steps: int, part: str, cpu_devices: str) -> dict:
+    out = run_child(child_argv(spec, n_lr, n_mom, steps, cpu_devices))
     out.update(part=part, workload=spec, target_bytes=PEAK_TARGET,
                method="fresh subprocess, first call (compile included); baseline after importing jax and landscape; "
                "peak = VmHWM at the end")
@@ -135,13 +159,16 @@ def main(argv=None) -> dict:
     p.add_argument("--no-cli", action="store_true", help="skip timing the landscape sweep CLI")
     p.add_argument("--no-peak", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--no-diagnostics", action="store_true", help="skip the chunk-size diagnostics")
+    p.add_argument("--cpu-devices", default="auto", help="CPU devices JAX exposes: auto (one per core, at most 8, "
+                   "as `landscape sweep` asks for; the default) or a number (1: JAX's default)")
     add_common_arguments(p, "sweep", "smoke test: small grids")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    set_cpu_devices(args.cpu_devices)
     q = args.quick
     n_lr_b, n_mom_b = args.lrs_b or (100 if q else 1000), args.momenta_b or (100 if q else 1000)
     if args.child:
-        return child(args.child, n_lr_b, n_mom_b, args.steps_b)
+        return child(args.child, n_lr_b, n_mom_b, args.steps_b, args.repeats)
     parts = {"a": (args.lrs_a or (30 if q else 100), args.momenta_a or (30 if q else 100), args.steps_a),
              "b": (n_lr_b, n_mom_b, args.steps_b)}
     k_torch = {"a": args.torch_settings or (2 if q else 5), "b": args.torch_settings or (5 if q else 20)}
@@ -151,7 +178,8 @@ def main(argv=None) -> dict:
     x, y = (np.asarray(a, np.float32) for a in prob.data)
     n_samples = len(x)
     dtype = str(run_sweep(prob, 2, 2, 2).final_loss.dtype)  # initialises the backend before timing
-    print(f"device: {jax.devices()}  tag: {tag}  dtype: {dtype}  problem: {prob.name} (mse, {n_samples} samples)")
+    print(f"device: {jax.devices()}  tag: {tag}  dtype: {dtype}  problem: {prob.name} (mse, {n_samples} samples)"
+          f"  (--cpu-devices {args.cpu_devices})")
     for part, (a, b, s) in parts.items():
         print(f"({part}) {a} lrs in logspace(-3, 0) × {b} momenta in linspace(0, 0.99) = {a * b:,} settings × {s} steps")
     print(f"torch: {torch.__version__ + f' ({torch.get_num_threads()} threads)' if torch else 'not used'}")
@@ -182,7 +210,18 @@ def main(argv=None) -> dict:
         lr, mom = settings(n_lr, n_mom)
         t = timed(lambda: run_sweep(prob, n_lr, n_mom, steps), repeats=repeats, max_s=60.0)
         sw = sweeps[part] = t.pop("result")
-        add(part, "landscape.sweep", t, chunk=sw.meta["chunk"], diverged=int((sw.status == 2).sum()))
+        add(part, "landscape.sweep", t, chunk=sw.meta["chunk"], devices=sw.meta["devices"],
+            diverged=int((sw.status == 2).sum()),
+            note=f"settings sharded over {sw.meta['devices']} {jax.default_backend()} devices"
+            if sw.meta["devices"] > 1 else None)
+        if part == "a" and jax.default_backend() == "cpu" and sw.meta["devices"] > 1:
+            one = run_child(child_argv("sweep-timed", n_lr, n_mom, steps, "1", repeats))
+            if "error" in one:
+                warnings.append(f"landscape.sweep on 1 CPU device failed: {one['error'][-300:]}")
+            else:
+                add(part, "landscape.sweep, 1 CPU device", one, chunk=one["chunk"], devices=one["devices"],
+                    note="a fresh process with JAX's default single CPU device (XLA splits each kernel over the "
+                         "cores instead)")
         if part == "a" and not args.no_cli:
             if cli_available():
                 cli = time_cli(n_lr, n_mom, steps)
@@ -247,8 +286,8 @@ def main(argv=None) -> dict:
             targets[f"({r['part']}) vs optax+vmap ≥ 1.5× (issue 6)"] = {"value": r["speedup"], "met": r["speedup"] >= 1.5}
     peaks = []
     if not args.no_peak:
-        peaks = [peak_memory("sweep", *parts["b"], "b"), peak_memory("optax", *parts["b"], "b"),
-                 peak_memory("sweep", *parts["a"], "a")]
+        peaks = [peak_memory(spec, *parts[part], part, args.cpu_devices)
+                 for spec, part in (("sweep", "b"), ("optax", "b"), ("sweep", "a"))]
         pk = peaks[0]
         if "peak_rss_bytes" in pk:
             targets["(b) peak memory < 4 GB"] = {"value": pk["peak_rss_bytes"], "met": pk["meets_target"]}
@@ -284,6 +323,7 @@ def main(argv=None) -> dict:
               "parts": {k: {"lrs": [a, "logspace", *LR_RANGE], "momenta": [b, "linspace", *MOMENTUM_RANGE],
                             "settings": a * b, "steps": s} for k, (a, b, s) in parts.items()},
               "flop_count": FLOP_COUNT, "tolerance": TOLERANCE, "tag": tag, "args": vars(args),
+              "devices": [str(d) for d in jax.devices()],
               "environment": environment(), "sgemm": sgemm, "rows": rows, "cli": extra.get("cli"),
               "targets": targets, "peak_memory": peaks, "diagnostics": diagnostics, "warnings": warnings}
     print(f"saved {save_json(path, result)}")

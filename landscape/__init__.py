@@ -1,8 +1,9 @@
 """landscape: loss landscapes and optimizer trajectories in JAX."""
 
-from landscape import data, io, losses, optim, problems
+from landscape import data, devices, io, losses, optim, problems
 from landscape._hostmem import release as release_host_memory
 from landscape._version import __version__
+from landscape.devices import one_device_per_cpu_core
 from landscape.gradcheck import GradCheck, check_grad
 from landscape.grid import Axis, LossMap, RandomSearch, loss_map, random_directions, random_search
 from landscape.problems import Problem
@@ -13,6 +14,7 @@ __all__ = [
     "Axis", "GradCheck", "LossMap", "Problem", "Trajectory", "__version__", "check_grad", "data", "io",
     "loss_map", "losses", "optim", "problems", "random_directions", "run", "Sweep", "sweep",
     "RandomSearch", "random_search", "compare", "describe", "release_host_memory",
+    "devices", "one_device_per_cpu_core",
 ]
 
 
