@@ -119,6 +119,24 @@ def add_common_arguments(p, name: str, quick_help: str) -> None:
     p.add_argument("--json", help=f"result path (default bench/results/{name}-<tag>[-quick].json)")
 
 
+def add_cpu_devices_argument(p) -> None:
+    p.add_argument("--cpu-devices", default="auto", help="CPU devices JAX exposes: auto (one per core, at most 8, "
+                   "as `landscape sweep` asks for; the default) or a number (1: JAX's default)")
+
+
+def set_cpu_devices(setting: str) -> None:
+    """``--cpu-devices``: ``auto``, one CPU device per core (``landscape.one_device_per_cpu_core``); N, that many.
+    Call before JAX's first computation."""
+    if setting == "auto":
+        import landscape
+
+        landscape.one_device_per_cpu_core()
+    elif setting.isdigit() and int(setting) >= 1:
+        jax.config.update("jax_num_cpu_devices", int(setting))
+    else:
+        raise SystemExit(f"--cpu-devices must be 'auto' or a whole number ≥ 1, got {setting!r}")
+
+
 def start_run(args, name: str):
     """``(tag, result path, torch or None, warnings so far)`` from the common flags, torch's threads set."""
     tag = args.tag or device_tag()

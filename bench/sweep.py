@@ -32,8 +32,9 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import landscape as ls  # noqa: E402
-from _common import (add_common_arguments, environment, finish_warnings, max_rel_err, peak_fields,  # noqa: E402
-                     peak_rss_bytes, print_table, rss_bytes, run_child, save_json, sgemm_roofline, start_run, timed)
+from _common import (add_common_arguments, add_cpu_devices_argument, environment, finish_warnings,  # noqa: E402
+                     max_rel_err, peak_fields, peak_rss_bytes, print_table, rss_bytes, run_child, save_json,
+                     set_cpu_devices, sgemm_roofline, start_run, timed)
 from trajectories import (FLOP_COUNT, FLOPS_PER_SAMPLE_STEP, LR_RANGE, MOMENTUM_RANGE, TOLERANCE,  # noqa: E402
                           optax_runner, problem, settings, time_torch, torch_indices)
 
@@ -102,16 +103,6 @@ def child_argv(spec: str, n_lr: int, n_mom: int, steps: int, cpu_devices: str, r
             "--cpu-devices", cpu_devices, "--repeats", str(repeats)]
 
 
-def set_cpu_devices(setting: str) -> None:
-    """``auto``: one CPU device per core, as ``landscape sweep`` asks for; N: that many. Before JAX starts."""
-    if setting == "auto":
-        ls.one_device_per_cpu_core()
-    elif setting.isdigit() and int(setting) >= 1:
-        jax.config.update("jax_num_cpu_devices", int(setting))
-    else:
-        raise SystemExit(f"--cpu-devices must be 'auto' or a whole number ≥ 1, got {setting!r}")
-
-
 def peak_memory(spec: str, n_lr: int, n_mom: int, steps: int, part: str, cpu_devices: str) -> dict:
     out = run_child(child_argv(spec, n_lr, n_mom, steps, cpu_devices))
     out.update(part=part, workload=spec, target_bytes=PEAK_TARGET,
@@ -159,8 +150,7 @@ def main(argv=None) -> dict:
     p.add_argument("--no-cli", action="store_true", help="skip timing the landscape sweep CLI")
     p.add_argument("--no-peak", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--no-diagnostics", action="store_true", help="skip the chunk-size diagnostics")
-    p.add_argument("--cpu-devices", default="auto", help="CPU devices JAX exposes: auto (one per core, at most 8, "
-                   "as `landscape sweep` asks for; the default) or a number (1: JAX's default)")
+    add_cpu_devices_argument(p)
     add_common_arguments(p, "sweep", "smoke test: small grids")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

@@ -12,6 +12,10 @@ extrapolated), the same loop without seed 000's per-step overheads, and optax + 
 user would (``jit(vmap(run_one))``, ``lax.scan`` over steps, ``inject_hyperparams(optax.sgd)``), recording the loss
 at every step or only the final loss. Diagnostics: other ``every`` values, per-step HLO work of the compiled scans,
 and a hand-written per-sample-accumulated loss showing the headroom. See bench/README.md.
+
+On CPU the process asks JAX for one device per core (``--cpu-devices auto``), so ``landscape.run`` splits its batch
+of optimizers over the cores; the baselines run as their users write them (one ``jit``, the default device). Both
+``landscape.run`` rows are also timed in a fresh process on JAX's default single CPU device.
 """
 
 from __future__ import annotations
@@ -29,9 +33,9 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import landscape as ls  # noqa: E402
-from _common import (add_common_arguments, environment, finish_warnings, hlo_loop_stats, max_rel_err,  # noqa: E402
-                     peak_fields, peak_rss_bytes, print_table, rss_bytes, run_child, save_json, sgemm_roofline,
-                     start_run, timed)
+from _common import (add_common_arguments, add_cpu_devices_argument, environment, finish_warnings,  # noqa: E402
+                     hlo_loop_stats, max_rel_err, peak_fields, peak_rss_bytes, print_table, rss_bytes, run_child,
+                     save_json, set_cpu_devices, sgemm_roofline, start_run, timed)
 
 LR_RANGE = (1e-3, 1.0)  # logspace
 MOMENTUM_RANGE = (0.0, 0.99)  # linspace
@@ -186,12 +190,19 @@ def compare_optax(out: dict, traj, history: bool) -> dict:
 # Peak memory (fresh process) and diagnostics
 
 
-def child(spec: str, n_lr: int, n_mom: int, steps: int) -> None:
-    """Child mode: one workload ``landscape:<every>`` or ``optax:<every>`` (every = 1 or steps), then print JSON."""
+def child(spec: str, n_lr: int, n_mom: int, steps: int, repeats: int) -> None:
+    """Child mode: one workload ``landscape:<every>`` or ``optax:<every>`` (every = 1 or steps), then print JSON
+    with the peak RSS; or ``landscape-timed:<every>``: :func:`timed` figures of ``landscape.run``."""
     kind, every = spec.split(":")
     every = int(every)
     prob = problem()
     lr, mom = settings(n_lr, n_mom)
+    if kind == "landscape-timed":
+        t = timed(lambda: run_landscape(prob, jnp.asarray(lr), jnp.asarray(mom), steps, every), repeats=repeats,
+                  max_s=30.0)
+        t.pop("result")
+        print(json.dumps({**t, "devices": len(jax.local_devices())}))
+        return
     x, y = (np.asarray(a, np.float32) for a in prob.data)
     base_rss, base_peak = rss_bytes(), peak_rss_bytes()
     t0 = time.perf_counter()
@@ -209,8 +220,13 @@ def child(spec: str, n_lr: int, n_mom: int, steps: int) -> None:
                       "peak_rss_bytes": peak_rss_bytes(), "output_bytes": out_bytes, "finite": finite}))
 
 
-def peak_memory(spec: str, n_lr: int, n_mom: int, steps: int) -> dict:
-    out = run_child([__file__, "--child", spec, "--lrs", str(n_lr), "--momenta", str(n_mom), "--steps", str(steps)])
+def child_argv(spec: str, n_lr: int, n_mom: int, steps: int, cpu_devices: str, repeats: int = 1) -> list[str]:
+    return [__file__, "--child", spec, "--lrs", str(n_lr), "--momenta", str(n_mom), "--steps", str(steps),
+            "--cpu-devices", cpu_devices, "--repeats", str(repeats)]
+
+
+def peak_memory(spec: str, n_lr: int, n_mom: int, steps: int, cpu_devices: str) -> dict:
+    out = run_child(child_argv(spec, n_lr, n_mom, steps, cpu_devices))
     out.setdefault("workload", spec)
     out["method"] = ("fresh subprocess, first call (compile included); baseline after importing jax, landscape and "
                      "torch-free setup; peak = VmHWM at the end")
@@ -259,14 +275,16 @@ def main(argv=None) -> dict:
     p.add_argument("--no-optax", action="store_true", help="skip the optax baselines")
     p.add_argument("--no-peak", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--no-diagnostics", action="store_true", help="skip other every values, HLO stats and headroom")
+    add_cpu_devices_argument(p)
     add_common_arguments(p, "trajectories", "smoke test: 30 × 30 settings, 2 torch settings")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    set_cpu_devices(args.cpu_devices)
     n_lr = args.lrs or (30 if args.quick else 100)
     n_mom = args.momenta or (30 if args.quick else 100)
     steps = args.steps
     if args.child:
-        return child(args.child, n_lr, n_mom, steps)
+        return child(args.child, n_lr, n_mom, steps, args.repeats)
     repeats = 2 if args.quick and args.repeats == 5 else args.repeats
     k_torch = args.torch_settings or (2 if args.quick else 5)
     tag, path, torch, warnings = start_run(args, "trajectories")
@@ -305,7 +323,17 @@ def main(argv=None) -> dict:
         t = timed(lambda: run_landscape(prob, lr, mom, steps, every), repeats=repeats, max_s=30.0)
         trajs[every] = t.pop("result")
         add(f"landscape.run every={every}", t, records=steps // every + 1, every=every,
-            diagnostic=every not in (1, steps))
+            diagnostic=every not in (1, steps), devices=len(jax.local_devices()),
+            note=f"the batch of optimizers split over {len(jax.local_devices())} {jax.default_backend()} devices"
+            if len(jax.local_devices()) > 1 else None)
+    if jax.default_backend() == "cpu" and len(jax.local_devices()) > 1:
+        for every in (1, steps):
+            one = run_child(child_argv(f"landscape-timed:{every}", n_lr, n_mom, steps, "1", repeats))
+            if "error" in one:
+                warnings.append(f"landscape.run every={every} on 1 CPU device failed: {one['error'][-300:]}")
+            else:
+                add(f"landscape.run every={every}, 1 CPU device", one, records=steps // every + 1, every=every,
+                    devices=1, note="a fresh process with JAX's default single CPU device")
     ours_hist, ours_final = trajs[1], trajs[steps]
     check = {"every=1 vs every=steps final loss": max_rel_err(
         ours_hist.final_loss[ours_hist.status == 0], ours_final.final_loss[ours_final.status == 0])}
@@ -340,7 +368,7 @@ def main(argv=None) -> dict:
     by = {r["workload"]: r for r in rows}
     hist_row, final_row = by["landscape.run every=1"], by[f"landscape.run every={steps}"]
     for r in rows:
-        if not r["workload"].startswith("landscape"):
+        if not r["workload"].startswith("landscape") or r["workload"].endswith("1 CPU device"):
             r["speedup_every1"] = hist_row["settings_per_s"] / r["settings_per_s"]
             r["speedup_every_steps"] = final_row["settings_per_s"] / r["settings_per_s"]
     targets = {}
@@ -369,7 +397,7 @@ def main(argv=None) -> dict:
             row["speedup_every1"] = hist_row["settings_per_s"] / row["settings_per_s"]
             print(f"    vs landscape.run: {err}")
         diagnostics["hlo"] = hlo_diagnostics(prob, x, y, lr, mom, steps)
-    peaks = [] if args.no_peak else [peak_memory(s, n_lr, n_mom, steps) for s in
+    peaks = [] if args.no_peak else [peak_memory(s, n_lr, n_mom, steps, args.cpu_devices) for s in
                                      ("landscape:1", f"landscape:{steps}", "optax:1", f"optax:{steps}")]
 
     print(f"\n{prob.name} (mse, {n_samples} samples), {n:,} SGD settings × {steps} steps, {tag}, float32; SGEMM roofline "

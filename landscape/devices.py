@@ -1,4 +1,4 @@
-"""How many CPU devices JAX exposes, for sweeps that shard their settings over local devices.
+"""How many CPU devices JAX exposes, for sweeps and batched runs that split their settings over local devices.
 
 On CPU, JAX exposes one device by default and XLA splits each kernel across threads. A sweep's step is dozens of
 small kernels (a few thousand settings each), and on them that splitting costs more than it gains: one device

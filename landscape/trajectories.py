@@ -2,7 +2,8 @@
 
 ``run(problem, optimizer, steps)`` is written for one trajectory and batched with ``vmap``: an optimizer whose
 fields are arrays is a batch of optimizers, ``init`` with a leading axis is a batch of starting points and a
-sequence of seeds is a batch of mini-batch shuffles. All of them run in one compiled call.
+sequence of seeds is a batch of mini-batch shuffles. All of them run in one compiled call, a batch of optimizers
+split over the local devices.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from landscape import data as _data
 from landscape import io as _io
@@ -302,9 +304,16 @@ def run(
     params, init_batched = _init_batch(problem, init)
     opt_shape = _optim.batch_shape(optimizer)
     opt = optimizer
+    n_opt = int(np.prod(opt_shape)) if opt_shape else 0
+    devices = jax.local_devices()
     if opt_shape:  # batched fields flattened to one axis; scalar fields stay shared
         opt = jax.tree_util.tree_map(
             lambda a: jnp.reshape(jnp.broadcast_to(a, opt_shape), (-1,)) if np.ndim(a) else a, optimizer)
+        if len(devices) > 1:  # the optimizer axis is split over the devices, padded with its last optimizer
+            padded = -(-n_opt // len(devices)) * len(devices)
+            sharding = NamedSharding(Mesh(np.array(devices), ("optimizers",)), PartitionSpec("optimizers"))
+            opt = jax.tree_util.tree_map(lambda a: jax.device_put(jnp.pad(a, (0, padded - n_opt), mode="edge"),
+                                                                  sharding) if np.ndim(a) else a, opt)
     keys = seed_keys(seeds) if seeds.ndim else jax.random.PRNGKey(seeds)
     batched = (bool(opt_shape), init_batched, seeds.ndim == 1)
     data = jax.tree_util.tree_map(jnp.asarray, problem.data)
@@ -312,6 +321,9 @@ def run(
         data, opt, params, keys, permutations, -jnp.inf, fn=problem.fn, steps=steps, every=every,
         batch_size=batch_size, n_samples=n_samples, batched=batched, record_grads=bool(record_grads),
         sample_mean=problem.sample_mean, records_first=True))
+    if opt_shape:  # drop the padding
+        history = jax.tree_util.tree_map(lambda a: a[:, :n_opt], history)
+        summary = jax.tree_util.tree_map(lambda a: a[:n_opt], summary)
     n_batch = sum(batched)  # leading axes of the compiled outputs: flat optimizer, init, seed
     path, loss, grad_norm, grads = jax.tree_util.tree_map(lambda a: np.moveaxis(a, 0, n_batch), history)
 

@@ -1,3 +1,9 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -322,3 +328,33 @@ def test_record_grads_matches_closed_form(tmp_path):
     traj.save(tmp_path / "t.npz")
     back = ls.Trajectory.load(tmp_path / "t.npz")
     np.testing.assert_array_equal(back.grads["bias"], traj.grads["bias"])
+
+
+def test_optimizer_batch_sharded_over_devices_equals_one_device(tmp_path):
+    script = textwrap.dedent("""
+        import json, sys, numpy as np, jax, landscape as ls
+        from landscape import trajectories
+        compiled, spread = trajectories._run_compiled, []
+        def spy(*args, **kwargs):  # over how many devices does the history come out?
+            history, summary = compiled(*args, **kwargs)
+            spread.append(len(jax.tree_util.tree_leaves(history)[0].sharding.device_set))
+            return history, summary
+        trajectories._run_compiled = spy
+        prob = ls.problems.seed_regression()
+        opt = ls.optim.SGD(lr=np.linspace(0.01, 0.3, 7), momentum=0.9)  # 7: padded to a multiple of the devices
+        init = {"weight": np.array([6.0, -2.0]), "bias": np.array([-3.0, 1.0])}
+        t = ls.run(prob, opt, 30, init=init, batch_size=16, seed=[0, 1], every=5)
+        np.savez(sys.argv[1], loss=t.loss, w=t.params["weight"], status=t.status, best=t.best_loss)
+        print(json.dumps({"devices": len(jax.devices()), "spread": spread, "shape": list(t.loss.shape)}))
+    """)
+    results = {}
+    for count in (1, 4):
+        env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={count}", JAX_PLATFORMS="cpu")
+        out = tmp_path / f"{count}.npz"
+        proc = subprocess.run([sys.executable, "-c", script, str(out)], env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        info = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert info == {"devices": count, "spread": [count], "shape": [7, 2, 2, 7]}
+        results[count] = np.load(out)
+    for name in ("loss", "w", "status", "best"):
+        np.testing.assert_array_equal(results[1][name], results[4][name])
