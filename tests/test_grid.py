@@ -1,5 +1,7 @@
 import os
+import re
 import signal
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -179,7 +181,10 @@ def test_gradient_field_along_directions_is_directional_derivative():
 def test_progress_bar(capsys):
     prob = problems.booth()
     ls.loss_map(prob, ls.Axis("x", 0, 1, 10), ls.Axis("y", 0, 1, 10), progress=True, chunk_size=30)  # 3 rows a chunk
-    assert "4/4" in capsys.readouterr().err
+    done, total = re.findall(r"(\d+)/(\d+) ", capsys.readouterr().err)[-1]  # (tiles differ on several devices)
+    assert done == total and int(total) >= 2
+    if jax.local_device_count() == 1:
+        assert total == "4"
     ls.loss_map(prob, ls.Axis("x", 0, 1, 10), ls.Axis("y", 0, 1, 10), progress=False, chunk_size=25)
     ls.loss_map(prob, ls.Axis("x", 0, 1, 10), ls.Axis("y", 0, 1, 10), chunk_size=25)  # fast: no bar
     assert capsys.readouterr().err == ""
