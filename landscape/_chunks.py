@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import jax
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 
@@ -28,6 +29,17 @@ def available_memory() -> int:
     except OSError:
         pass
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def split_over(devices, axis: str) -> NamedSharding:
+    """A leading axis (named ``axis``) split over ``devices``, a 1-D mesh; ``PartitionSpec()`` on its mesh
+    replicates."""
+    return NamedSharding(Mesh(np.array(devices), (axis,)), PartitionSpec(axis))
 
 
 def fmt_bytes(n: float) -> str:

@@ -101,11 +101,8 @@ def _give_back(memory: mmap.mmap) -> None:
         return
     try:
         _free[id(memory)] = memory
-        cached = sum(len(m) for m in _free.values())
-        while cached > _cap():
-            _, oldest = _free.popitem(last=False)
-            cached -= len(oldest)
-            oldest.close()
+        while _cached() > _cap():
+            _free.popitem(last=False)[1].close()  # the least recently freed
     finally:
         _lock.release()
 
@@ -113,7 +110,11 @@ def _give_back(memory: mmap.mmap) -> None:
 def cached_bytes() -> int:
     """How much freed memory the cache holds for reuse."""
     with _lock:
-        return sum(len(m) for m in _free.values())
+        return _cached()
+
+
+def _cached() -> int:  # (with the lock held)
+    return sum(len(m) for m in _free.values())
 
 
 def release() -> int:

@@ -14,6 +14,8 @@ import os
 
 import jax
 
+from landscape._chunks import available_cores
+
 MAX_CPU_DEVICES = 8  # beyond this, each device's shard of a 10,000-setting chunk gets too small to pay
 
 
@@ -29,8 +31,7 @@ def one_device_per_cpu_core(max_devices: int = MAX_CPU_DEVICES) -> int | None:
         raise ValueError(f"one_device_per_cpu_core: max_devices must be an integer ≥ 1, got {max_devices!r}.")
     if jax.config.jax_num_cpu_devices != -1 or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    count = max(1, min(cores, max_devices))
+    count = min(available_cores(), max_devices)
     try:
         jax.config.update("jax_num_cpu_devices", count)
     except RuntimeError:

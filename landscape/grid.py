@@ -18,7 +18,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from landscape import _chunks, _hostmem
 from landscape import data as _data
@@ -316,7 +315,7 @@ def loss_map(
                        grad_y=grid[2] if grad else None, meta={**meta, "method": "least-squares quadratic"})
 
     devices = jax.local_devices()
-    sharding = NamedSharding(Mesh(np.array(devices), ("points",)), PartitionSpec("points")) \
+    sharding = _chunks.split_over(devices, "points") \
         if len(devices) > 1 else None
     data = jax.tree_util.tree_map(jnp.asarray, problem.data)
     args = (data, *(jnp.asarray(a, dtype) for a in (origin, dx, dy, x.values, y.values)))
@@ -453,8 +452,7 @@ def _fast_map(q: _Quadratic, x: Axis, y: Axis, grad: bool, dtype) -> np.ndarray:
 def _host_pool() -> tuple[ThreadPoolExecutor, int]:
     """Threads that help the calling thread fill large host arrays, one per other available core (at most 7),
     started once; and their number (0 on one core)."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    helpers = max(0, min(cpus, 8) - 1)
+    helpers = min(_chunks.available_cores(), 8) - 1
     return ThreadPoolExecutor(max(helpers, 1), thread_name_prefix="landscape-fill"), helpers
 
 

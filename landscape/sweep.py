@@ -17,7 +17,7 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import NamedSharding, PartitionSpec
 
 from landscape import _chunks, _hostmem
 from landscape import io as _io
@@ -303,9 +303,8 @@ def sweep(
         criterion = "final gradient norm < 1e-3 × initial"
 
     devices = jax.local_devices()
-    mesh = Mesh(np.array(devices), ("settings",))
-    sharding = NamedSharding(mesh, PartitionSpec("settings"))
-    replicated = NamedSharding(mesh, PartitionSpec())
+    sharding = _chunks.split_over(devices, "settings")
+    replicated = NamedSharding(sharding.mesh, PartitionSpec())
     data = jax.tree_util.tree_map(jnp.asarray, problem.data)
     every = 1 if keep else steps
     static = dict(fn=problem.fn, steps=steps, every=every, batch_size=batch_size, n_samples=problem.n_samples,

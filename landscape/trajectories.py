@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from landscape import _chunks
 from landscape import data as _data
 from landscape import io as _io
 from landscape import optim as _optim
@@ -311,7 +311,7 @@ def run(
             lambda a: jnp.reshape(jnp.broadcast_to(a, opt_shape), (-1,)) if np.ndim(a) else a, optimizer)
         if len(devices) > 1:  # the optimizer axis is split over the devices, padded with its last optimizer
             padded = -(-n_opt // len(devices)) * len(devices)
-            sharding = NamedSharding(Mesh(np.array(devices), ("optimizers",)), PartitionSpec("optimizers"))
+            sharding = _chunks.split_over(devices, "optimizers")
             opt = jax.tree_util.tree_map(lambda a: jax.device_put(jnp.pad(a, (0, padded - n_opt), mode="edge"),
                                                                   sharding) if np.ndim(a) else a, opt)
     keys = seed_keys(seeds) if seeds.ndim else jax.random.PRNGKey(seeds)

@@ -14,8 +14,6 @@ import make_optim_fixtures as fx
 from landscape import optim
 
 
-
-
 def lr_sequence(schedule, losses):
     """The lr of each epoch (= optimizer step), advancing the schedule with ``losses[e]`` after epoch e."""
     def body(state, x):
