@@ -637,6 +637,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         return args.func(args)
+    except BrokenPipeError:  # the reader left (`landscape problems | head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 1
     except CLIError as err:
         print(f"landscape: error: {err}", file=sys.stderr)
     except (ValueError, TypeError, MemoryError, OSError) as err:

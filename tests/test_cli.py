@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -217,3 +218,12 @@ def test_init_by_name_and_errors(tmp_path, capsys):
     assert code == 2 and "'ols' has no parameter 'w'; parameters: intercept, slope" in err
     code, _, err = run(capsys, "run", "--problem", "ols", "--optimizer", "sgd", "--steps", "2", "--init", "a,b")
     assert code == 2 and "expected numbers" in err
+
+
+def test_closed_pipe_ends_quietly():
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line, as after `| head`
+    proc = subprocess.run([sys.executable, "-m", "landscape", "problems"], stdout=write, stderr=subprocess.PIPE,
+                          text=True)
+    os.close(write)
+    assert proc.returncode == 1 and proc.stderr == ""
