@@ -47,7 +47,7 @@ def main(argv=None):
         ls.plot.trajectories(path, ax=ax, colors=["C3"])
         parabola(ax, bowl)
         ax.set_title(label)
-    ls.plot.losses(paths, ax=axes[-1])
+    ls.plot.loss_curves(paths, ax=axes[-1])
     ls.plot.save(fig, out / "learning_rates.png")
 
     fit = ls.problems.quadratic_fit()  # seed 003: speed = 0.5(t − 9.5)² + 1 + noise
@@ -61,7 +61,7 @@ def main(argv=None):
                   label=f"step {k}" if k in (0, steps) else None)
     left.set(xlabel="time", ylabel="speed", ylim=(-300, 100))
     left.legend()
-    ls.plot.losses(traj, ax=right)
+    ls.plot.loss_curves(traj, ax=right)
     ls.plot.save(fig, out / "quadratic_fit.png")
     print(f"quadratic fit: loss {traj.loss[0]:.1f} → {traj.loss[-1]:.1f} in {steps} steps")
 

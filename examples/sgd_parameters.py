@@ -36,7 +36,7 @@ def main(argv=None):
             for name, prob in problems.items()}
     for figure, hyperparameters in SETTINGS.items():
         optimizer = ls.optim.SGD(lr=0.1, **hyperparameters)
-        fig, axes = ls.plot.grid_figure(4, size=(4.2, 3.7), title=ls.describe(optimizer) + ", 100 steps")
+        fig, axes = ls.plot.grid_figure(4, size=(4.2, 3.7), title=ls.optim.describe(optimizer) + ", 100 steps")
         for ax, (name, prob) in zip(axes, problems.items()):
             ls.plot.loss_map(maps[name], ax=ax, title=f"{name} loss")
             ls.plot.trajectories(ls.run(prob, optimizer, 100), ax=ax, colors=["red"])

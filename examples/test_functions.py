@@ -44,7 +44,7 @@ def main(argv=None):
         paths = ls.compare(prob, optimizers.values(), steps, labels=list(optimizers), every=max(1, steps // 100))
         ls.plot.loss_map(m, ax=map_ax, **style, title=f"{name}, {steps} steps")
         ls.plot.trajectories(paths, ax=map_ax, markers=False, legend="lower left")
-        ls.plot.losses(paths, ax=curve_ax)
+        ls.plot.loss_curves(paths, ax=curve_ax)
         curve_ax.set_title(name)
         if name == "rastrigin":
             ax = ls.plot.surface(m, trajs=paths, elev=50, azim=-70, cmap="viridis", resolution=60 if args.quick else 120).ax

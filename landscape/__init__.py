@@ -1,20 +1,27 @@
-"""landscape: loss landscapes and optimizer trajectories in JAX."""
+"""landscape: loss landscapes and optimizer trajectories in JAX.
 
-from landscape import data, devices, io, losses, optim, problems
-from landscape._hostmem import release as release_host_memory
+The tree is the architecture: ``problems`` (+ ``losses``, ``optim``, ``directions``) feed the front ends
+(``maps``, ``runs``, ``sweeps``, ``search``), which build a per-item function and hand it to the one engine
+(``_engine``); it returns host arrays that the front ends wrap as ``results``, which ``plot``, the files and the
+CLI read.
+"""
+
+from landscape import losses, optim, problems
 from landscape._version import __version__
 from landscape.devices import one_device_per_cpu_core
+from landscape.directions import random_directions
 from landscape.gradcheck import GradCheck, check_grad
-from landscape.grid import Axis, LossMap, RandomSearch, loss_map, random_directions, random_search
+from landscape.maps import Axis, loss_map
 from landscape.problems import Problem
-from landscape.sweep import Sweep, sweep
-from landscape.trajectories import Trajectory, compare, describe, run
+from landscape.results import LossMap, RandomSearch, Status, Sweep, Trajectory
+from landscape.runs import compare, run
+from landscape.search import random_search
+from landscape.sweeps import sweep
 
 __all__ = [
-    "Axis", "GradCheck", "LossMap", "Problem", "Trajectory", "__version__", "check_grad", "data", "io",
-    "loss_map", "losses", "optim", "problems", "random_directions", "run", "Sweep", "sweep",
-    "RandomSearch", "random_search", "compare", "describe", "release_host_memory",
-    "devices", "one_device_per_cpu_core",
+    "Axis", "GradCheck", "LossMap", "Problem", "RandomSearch", "Status", "Sweep", "Trajectory", "__version__",
+    "check_grad", "compare", "loss_map", "losses", "one_device_per_cpu_core", "optim", "problems",
+    "random_directions", "random_search", "run", "sweep",
 ]
 
 

@@ -144,7 +144,7 @@ def _optimizer_class(name: str):
 
 def _hyperparameter(cls, name: str, text: str):
     """Parse ``text`` as the value of ``cls``'s field ``name`` (bool, pair or number, from the default's type)."""
-    from landscape.sweep import hyperparameter_names
+    from landscape.optim import hyperparameter_names
 
     valid = hyperparameter_names(cls)
     if name not in valid:
@@ -194,9 +194,9 @@ def _build_optimizer(spec: str, shared: dict):
             raise CLIError(f"--optimizer {spec!r}: expected NAME or NAME:key=value[:key=value], e.g. sgd:momentum=0.2")
         texts[key.replace("-", "_")] = value
     values = {key: _hyperparameter(cls, key, text) for key, text in texts.items()}
-    from landscape.sweep import _optimizer
+    from landscape.optim import build
 
-    return _optimizer(cls, {}, values)
+    return build(cls, **values)
 
 
 def _init_params(prob, text: str | None):
@@ -238,7 +238,6 @@ def _paths_map(prob, trajs: dict, args):
     import numpy as np
 
     import landscape as ls
-    from landscape.plot.paths import _coordinate
 
     if len(prob.names) < 2:
         return None
@@ -252,7 +251,7 @@ def _paths_map(prob, trajs: dict, args):
         if spec:
             spans.append(spec)
             continue
-        coords = np.concatenate([_coordinate(t, name, ()) for t in trajs.values()])
+        coords = np.concatenate([t.coordinate(name) for t in trajs.values()])
         coords = coords[np.isfinite(coords)]
         lo, hi = (min(bound[0], coords.min()), max(bound[1], coords.max())) if bound else (coords.min(), coords.max())
         pad = 0.05 * max(hi - lo, 1e-3)
@@ -282,7 +281,7 @@ def _paths_figure(prob, trajs: dict, args, title: str, m=None):
         left = fig.add_subplot(grid[0])
         ls.plot.trajectories(trajs, ax=left, arrows=getattr(args, "arrows", False))
         _loss_curve(prob, left)
-    ls.plot.losses(trajs, ax=right)
+    ls.plot.loss_curves(trajs, ax=right)
     fig.suptitle(title)
     return fig
 
@@ -430,9 +429,8 @@ def _cmd_sweep(args) -> int:
         sw.to_csv(args.csv)
     if args.save:
         sw.save(args.save)
-    from landscape.sweep import STATUS_NAMES
-
-    counts = {name: int((sw.status == code).sum()) for code, name in enumerate(STATUS_NAMES)}
+    counts = {status.label: int((sw.status == status).sum())
+              for status in (ls.Status.CONVERGED, ls.Status.NOT_CONVERGED, ls.Status.DIVERGED)}
     best = sw.best()
     setting = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best["setting"].items())
     print(f"{args.out}: {sw.size:,} settings × {args.steps} steps in {elapsed:.2f} s; "
@@ -541,14 +539,11 @@ def build_parser() -> argparse.ArgumentParser:
     _chunk_arguments(p, "settings")
     p.set_defaults(func=_cmd_sweep)
 
-    from landscape import benchcmd  # no JAX import: the benchmarks run in their own processes
+    from landscape import bench  # the workloads run in their own processes
 
-    p = sub.add_parser(
-        "bench", help="run the benchmark suite (source checkout) and print one table",
-        description="Run bench/ (maps, trajectories, sweeps, startup) on the device JAX sees, each script in a fresh "
-        "process; print one table and save JSON to bench/results/<tag>[-quick].json. Example: landscape bench --quick")
-    benchcmd.add_arguments(p)
-    p.set_defaults(func=benchcmd.command)
+    p = sub.add_parser("bench", help="run the benchmark suite and print one table")
+    bench.add_arguments(p)
+    p.set_defaults(func=bench.command)
     return parser
 
 

@@ -14,7 +14,7 @@ import os
 
 import jax
 
-from landscape._chunks import available_cores
+from landscape import _checks
 
 MAX_CPU_DEVICES = 8  # beyond this, each device's shard of a 10,000-setting chunk gets too small to pay
 
@@ -27,8 +27,7 @@ def one_device_per_cpu_core(max_devices: int = MAX_CPU_DEVICES) -> int | None:
     ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``), which is left as it is. GPU and TPU devices are
     not affected. Raises RuntimeError once JAX has run a computation: the count is fixed from then on.
     """
-    if isinstance(max_devices, bool) or not isinstance(max_devices, int) or max_devices < 1:
-        raise ValueError(f"one_device_per_cpu_core: max_devices must be an integer ≥ 1, got {max_devices!r}.")
+    _checks.integer("one_device_per_cpu_core", "max_devices", max_devices, 1)
     if jax.config.jax_num_cpu_devices != -1 or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         return None
     count = min(available_cores(), max_devices)
@@ -39,3 +38,8 @@ def one_device_per_cpu_core(max_devices: int = MAX_CPU_DEVICES) -> int | None:
                            "devices is fixed then): call it right after `import landscape`, or set "
                            f"JAX_NUM_CPU_DEVICES={count} in the environment.") from None
     return count
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

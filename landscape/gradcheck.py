@@ -9,7 +9,8 @@ from jax.flatten_util import ravel_pytree
 import jax.numpy as jnp
 import numpy as np
 
-from landscape.problems import Params, Problem, param_names
+from landscape._pytrees import Params, param_names
+from landscape.problems import Problem
 
 
 class GradCheck(NamedTuple):

@@ -17,51 +17,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import data as _data
+from landscape import _datasets
 from landscape import losses as _losses
+from landscape._pytrees import Params, as_float, param_names
 
-Params = Any  # a pytree of arrays
 Data = Any  # a pytree of arrays with a leading sample axis, or None
-
-
-def _leaf_name(path) -> str:
-    parts = []
-    for key in path:
-        if isinstance(key, jax.tree_util.DictKey):
-            parts.append(str(key.key))
-        elif isinstance(key, jax.tree_util.GetAttrKey):
-            parts.append(key.name)
-        else:  # SequenceKey, FlattenedIndexKey
-            parts.append(str(getattr(key, "idx", getattr(key, "key", key))))
-    return ".".join(parts)
-
-
-def leaf_names(params: Params) -> list[str]:
-    """Names of the leaves of ``params`` (``"layer.w"``), in ``tree_flatten`` order."""
-    return [_leaf_name(path) for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
-
-
-def param_names(params: Params) -> list[str]:
-    """Names of the scalar coordinates of ``params`` in ``ravel_pytree`` order.
-
-    A scalar leaf ``{"bias": b}`` is ``"bias"``; an array leaf ``{"layer": {"w": (2, 3)}}`` gives
-    ``"layer.w[0,0]" … "layer.w[1,2]"``.
-    """
-    names = []
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        base = _leaf_name(path)
-        shape = np.shape(leaf)
-        if shape == ():
-            names.append(base)
-        else:
-            names.extend(f"{base}[{','.join(map(str, idx))}]" for idx in np.ndindex(*shape))
-    return names
-
-
-def _as_float(tree: Params) -> Params:
-    """Cast every leaf to JAX's default float dtype (float32, or float64 with ``jax_enable_x64``)."""
-    dtype = jnp.result_type(float)
-    return jax.tree_util.tree_map(lambda v: jnp.asarray(v, dtype=dtype), tree)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -128,7 +88,7 @@ class Problem:
 
     def with_params(self, params: Params) -> "Problem":
         """The same problem started from other parameters."""
-        return dataclasses.replace(self, params=_as_float(params))
+        return dataclasses.replace(self, params=as_float(params))
 
     @classmethod
     def from_model(
@@ -172,7 +132,7 @@ class Problem:
             sample_mean = (isinstance(loss, str) and loss.replace("-", "_") in _SAMPLE_MEAN_LOSSES
                            and "weight" not in loss_kwargs and loss_kwargs.get("reduction", "mean") == "mean")
         loss_name = loss.replace("-", "_") if isinstance(loss, str) and not loss_kwargs else None
-        return cls(name=name, fn=fn, params=_as_float(params), data=(np.asarray(x), np.asarray(y)), minima=minima,
+        return cls(name=name, fn=fn, params=as_float(params), data=(np.asarray(x), np.asarray(y)), minima=minima,
                    sample_mean=sample_mean, model=model_fn, loss_name=loss_name, linear=bool(linear))
 
 
@@ -238,16 +198,16 @@ def seed_regression(loss: str = "mse") -> Problem:
     key = loss.replace("-", "_")
     if key not in SEED_REGRESSION_LOSSES:
         raise ValueError(f"seed_regression: loss={loss!r} is not supported; expected one of {SEED_REGRESSION_LOSSES}.")
-    x, y = _data.seed_regression_data()
+    x, y = _datasets.seed_regression_data()
     minima, min_value = (), None
     if key == "mse":
         beta, min_value = _least_squares(np.column_stack((x, np.ones_like(x))), y)
-        minima = (_as_float({"weight": beta[0], "bias": beta[1]}),)
+        minima = (as_float({"weight": beta[0], "bias": beta[1]}),)
     return _fitted(
         _linear, key,
         name="seed-regression",
         linear=True,
-        params=_as_float({"weight": 6.0, "bias": -3.0}),
+        params=as_float({"weight": 6.0, "bias": -3.0}),
         data=(x, y),
         minima=minima,
         min_value=min_value,
@@ -262,15 +222,15 @@ def ols() -> Problem:
     Starts where the seed does: its ``init = (9, 2)`` sets the torch layer's (weight, bias), i.e. slope 9 and
     intercept 2.
     """
-    design, y = _data.ols_data()
+    design, y = _datasets.ols_data()
     beta, min_value = _least_squares(design, y)
     return _fitted(
         _ols_line, "mse",
         name="ols",
         linear=True,
-        params=_as_float({"intercept": 2.0, "slope": 9.0}),
+        params=as_float({"intercept": 2.0, "slope": 9.0}),
         data=(design[:, 1], y),
-        minima=(_as_float({"intercept": beta[0], "slope": beta[1]}),),
+        minima=(as_float({"intercept": beta[0], "slope": beta[1]}),),
         min_value=min_value,
         bounds={"intercept": (-10.0, 10.0), "slope": (-10.0, 10.0)},
         description="seed 004: least squares, intercept −2 and slope 2, noise σ=0.001",
@@ -279,15 +239,15 @@ def ols() -> Problem:
 
 def quadratic_fit() -> Problem:
     """Seed 003: fit ``a·t² + b·t + c`` to 20 noisy speeds ``0.5(t − 9.5)² + 1``; MSE."""
-    t, speed = _data.quadratic_fit_data()
+    t, speed = _datasets.quadratic_fit_data()
     beta, min_value = _least_squares(np.column_stack((t**2, t, np.ones_like(t))), speed)
     return _fitted(
         _quadratic, "mse",
         name="quadratic-fit",
         linear=True,
-        params=_as_float({"a": -0.5, "b": 0.8, "c": 0.3}),
+        params=as_float({"a": -0.5, "b": 0.8, "c": 0.3}),
         data=(t, speed),
-        minima=(_as_float(dict(zip("abc", beta))),),
+        minima=(as_float(dict(zip("abc", beta))),),
         min_value=min_value,
         bounds={"a": (-1.0, 2.0), "b": (-20.0, 10.0), "c": (-50.0, 100.0)},
         description="seed 003: quadratic a·t²+b·t+c fitted to 20 noisy speeds",
@@ -301,7 +261,7 @@ def _bowl(params, _):
 def bowl() -> Problem:
     """Seed 001: ``L(W) = W²`` from W = 4."""
     return Problem(
-        name="bowl", fn=_bowl, params=_as_float({"W": 4.0}), minima=(_as_float({"W": 0.0}),), min_value=0.0,
+        name="bowl", fn=_bowl, params=as_float({"W": 4.0}), minima=(as_float({"W": 0.0}),), min_value=0.0,
         bounds={"W": (-5.0, 5.0)}, description="seed 001: L(W) = W²",
     )
 
@@ -356,8 +316,8 @@ def _test_function(name, fn, start, minima, min_value, box, description) -> Prob
     return Problem(
         name=name,
         fn=fn,
-        params=_as_float(dict(zip("xy", start))),
-        minima=tuple(_as_float(dict(zip("xy", m))) for m in minima),
+        params=as_float(dict(zip("xy", start))),
+        minima=tuple(as_float(dict(zip("xy", m))) for m in minima),
         min_value=min_value,
         bounds={"x": box[0], "y": box[1]},
         description=description,
@@ -419,11 +379,11 @@ def ill_conditioned(condition: float = 100.0) -> Problem:
 
 def logistic_regression() -> Problem:
     """Seed 001 (BCE): logistic regression ``σ(x·w + b)`` on two 2-D Gaussian blobs; start w = (−2, 2), b = 0."""
-    x, labels = _data.classification_data(classes=2)
+    x, labels = _datasets.classification_data(classes=2)
     return _fitted(
         _logistic, "bce",
         name="logistic-regression",
-        params=_as_float({"weight": np.array([-2.0, 2.0]), "bias": 0.0}),
+        params=as_float({"weight": np.array([-2.0, 2.0]), "bias": 0.0}),
         data=(x, labels.astype(np.float32)),
         bounds={"weight[0]": (-6.0, 6.0), "weight[1]": (-6.0, 6.0)},
         description="seed 001: logistic regression (BCE) on 200 points in two 2-D blobs",
@@ -434,11 +394,11 @@ def softmax_regression(classes: int = 3) -> Problem:
     """Seed 001 (cross-entropy): softmax regression on ``classes`` 2-D Gaussian blobs; start at zero."""
     if not (isinstance(classes, int) and classes >= 2):
         raise ValueError(f"softmax_regression: classes must be an integer ≥ 2, got {classes!r}.")
-    x, labels = _data.classification_data(n=100 * classes, classes=classes)
+    x, labels = _datasets.classification_data(n=100 * classes, classes=classes)
     return _fitted(
         _softmax_logits, "cross_entropy",
         name="softmax-regression",
-        params=_as_float({"weight": np.zeros((classes, 2)), "bias": np.zeros(classes)}),
+        params=as_float({"weight": np.zeros((classes, 2)), "bias": np.zeros(classes)}),
         data=(x, labels),
         bounds={"weight[0,0]": (-6.0, 6.0), "weight[0,1]": (-6.0, 6.0)},
         description=f"seed 001: softmax regression (cross-entropy) on {classes} 2-D blobs",

@@ -1,16 +1,22 @@
-"""`landscape bench`: the suite runner's logic (no real benchmark runs: fake scripts and sample JSON)."""
+"""`landscape bench`: the suite runner's logic (fake workloads and sample JSON), and one real quick run of the
+installed package without PyTorch and optax."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
+import shutil
+import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
-from landscape import benchcmd
-from landscape.benchcmd import BenchError
+import landscape
+from landscape.bench import BenchError, common, suite
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -73,22 +79,22 @@ def sample_results():
 
 
 def test_parse_only_keeps_suite_order_and_drops_blanks():
-    assert benchcmd.parse_only("sweep,grid") == ["grid", "sweep"]
-    assert benchcmd.parse_only(" startup , GRID,, ") == ["grid", "startup"]
-    assert benchcmd.parse_only("grid,grid") == ["grid"]
+    assert suite.parse_only("sweep,grid") == ["grid", "sweep"]
+    assert suite.parse_only(" startup , GRID,, ") == ["grid", "startup"]
+    assert suite.parse_only("grid,grid") == ["grid"]
 
 
 @pytest.mark.parametrize("text", ["maps", "grid,nope", "", ",", " "])
 def test_parse_only_rejects_unknown_or_empty(text):
     with pytest.raises(BenchError, match="--only"):
-        benchcmd.parse_only(text)
+        suite.parse_only(text)
 
 
 # ------------------------------------------------------------------------------------------------ merging
 
 
 def test_merge_rows_ratios_roofline_and_peaks():
-    merged = benchcmd.merge(sample_results(), ROOFLINE)
+    merged = suite.merge(sample_results(), ROOFLINE)
     rows = {(r["bench"], r["workload"], r["sizes"]): r for r in merged["rows"]}
     assert [r["bench"] for r in merged["rows"]][:1] == ["grid"] and merged["rows"][-1]["bench"] == "startup"
 
@@ -132,34 +138,63 @@ def test_merge_rows_ratios_roofline_and_peaks():
 
 def test_memory_bound_row_uses_the_copy():
     rows = [{"gflops": 1.0, "gbytes_per_s": 5.0}, {"gflops": None, "gbytes_per_s": None}]
-    benchcmd.apply_roofline(rows, ROOFLINE)
+    suite.apply_roofline(rows, ROOFLINE)
     assert rows[0]["bound"] == "memory" and rows[0]["roofline_frac"] == pytest.approx(0.5)
     assert "bound" not in rows[1]
 
 
 def test_failed_script_is_reported_not_merged():
-    merged = benchcmd.merge({"grid": {"error": "exit code 1: boom"}, "startup": STARTUP}, {"error": "x"})
+    merged = suite.merge({"grid": {"error": "exit code 1: boom"}, "startup": STARTUP}, {"error": "x"})
     assert {r["bench"] for r in merged["rows"]} == {"startup"}
     assert merged["errors"] == {"roofline": "x", "grid": "exit code 1: boom"}
     assert all(r.get("roofline_frac") is None for r in merged["rows"])
 
 
 def test_one_table_with_every_row_and_markdown():
-    suite = {"tag": "cpu-2core", "quick": False, "command": "landscape bench", "device_kind": "cpu",
-             "roofline": ROOFLINE, **benchcmd.merge(sample_results(), ROOFLINE), "benchmarks": sample_results()}
-    table = benchcmd.format_table(suite["rows"])
+    result = {"tag": "cpu-2core", "quick": False, "command": "landscape bench", "device_kind": "cpu",
+              "roofline": ROOFLINE, **suite.merge(sample_results(), ROOFLINE), "benchmarks": sample_results()}
+    table = suite.format_table(result["rows"])
     lines = table.splitlines()
-    assert len(lines) == 2 + len(suite["rows"]) and set(lines[1]) <= {"-", " "}
+    assert len(lines) == 2 + len(result["rows"]) and set(lines[1]) <= {"-", " "}
     for header in ("workload", "sizes", "device", "dtype", "compile s", "steady s", "throughput", "ratio",
                    "GFLOP/s", "GB/s", "of roofline", "peak MiB", "added MiB"):
         assert header in lines[0]
     assert "16×" in table and "8.0%" in table and "32M points/s" in table
     assert " 400* " in table and " +250" in table  # fresh-process peak and what it added after the imports
-    report = benchcmd.format_report(suite)
+    report = suite.format_report(result)
     assert "SGEMM 1024²" in report and "MISSED" in report and "second process 1.50 s" in report
-    assert "indicative only" not in report and "indicative only" in benchcmd.format_report({**suite, "quick": True})
-    md = benchcmd.format_report(suite, markdown=True)
-    assert "`landscape bench`" in md and md.count("\n| ") == 1 + len(suite["rows"])
+    assert "indicative only" not in report and "indicative only" in suite.format_report({**result, "quick": True})
+    md = suite.format_report(result, markdown=True)
+    assert "`landscape bench`" in md and md.count("\n| ") == 1 + len(result["rows"])
+
+
+SKIPPED_TRAJ = {"benchmark": "trajectories", "steps": 1000, "rows": [
+    TRAJ["rows"][0],
+    {"workload": "optax+vmap history", "settings": 10000, "steps": 1000, "records": 1001, "device": "cpu-2core",
+     "dtype": "float32", "skipped": "not installed"},
+    {"workload": "torch loop (seed 000)", "settings": 10000, "steps": 1000, "records": 1001, "device": "cpu-2core",
+     "dtype": "float32", "skipped": "--no-torch"},
+], "targets": {"vs torch loop ≥ 2000×": {"value": None, "met": None, "skipped": "--no-torch"},
+               "every=1 vs optax history ≥ 1× (issue 3)": {"value": None, "met": None, "skipped": "not installed"}}}
+
+
+def test_skipped_baselines_are_rows_and_targets_marked_skipped():
+    merged = suite.merge({"trajectories": SKIPPED_TRAJ}, ROOFLINE)
+    rows = {r["workload"]: r for r in merged["rows"]}
+    assert rows["optax+vmap history"]["skipped"] == "not installed" and rows["optax+vmap history"]["ratio"] is None
+    assert rows["landscape.run every=1"]["skipped"] is None and merged["errors"] == {}
+    report = suite.format_report({"tag": "cpu-2core", "roofline": ROOFLINE, **merged})
+    assert "skipped (not installed)" in report and "skipped (--no-torch)" in report
+    assert "target trajectories: every=1 vs optax history ≥ 1× (issue 3): skipped (not installed)" in report
+    assert "MISSED" not in report
+
+
+def test_peer_libraries_are_optional():
+    assert common.peer("json") == (json, None)
+    assert common.peer("json", off=True) == (None, "--no-json")
+    assert common.peer("landscape_no_such_library") == (None, "not installed")
+    assert common.ratio_target({"speedup": 3.0}, "speedup", 2) == {"value": 3.0, "met": True}
+    assert common.ratio_target({"skipped": "not installed"}, "speedup", 2)["skipped"] == "not installed"
 
 
 # ------------------------------------------------------------------------------------------------ writing
@@ -167,30 +202,30 @@ def test_one_table_with_every_row_and_markdown():
 
 def test_write_json_is_atomic(tmp_path):
     path = tmp_path / "r.json"
-    benchcmd.write_json(path, {"a": 1, "nan": float("nan")})
+    common.write_json(path, {"a": 1, "nan": float("nan")})
     assert json.loads(path.read_text())["a"] == 1
     with pytest.raises(TypeError):
-        benchcmd.write_json(path, {"bad": object()})
+        common.write_json(path, {"bad": object()})
     assert json.loads(path.read_text())["a"] == 1  # the previous file is untouched
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # and no temporary file is left
 
 
 def test_check_writable(tmp_path):
-    assert benchcmd.check_writable(tmp_path / "ok.json") == tmp_path / "ok.json"
+    assert suite.check_writable(tmp_path / "ok.json") == tmp_path / "ok.json"
     with pytest.raises(BenchError, match="does not exist"):
-        benchcmd.check_writable(tmp_path / "missing" / "x.json")
+        suite.check_writable(tmp_path / "missing" / "x.json")
     with pytest.raises(BenchError, match="directory"):
-        benchcmd.check_writable(tmp_path)
+        suite.check_writable(tmp_path)
     (tmp_path / "file").write_text("")
     with pytest.raises(BenchError):
-        benchcmd.check_writable(tmp_path / "file" / "x.json")
+        suite.check_writable(tmp_path / "file" / "x.json")
     assert list(tmp_path.iterdir()) == [tmp_path / "file"]
 
 
 # ------------------------------------------------------------------------------------------------ the command
 
 
-FAKE = '''
+FAKE = """
 import argparse, json, sys
 p = argparse.ArgumentParser()
 p.add_argument("--json"); p.add_argument("--tag"); p.add_argument("--quick", action="store_true")
@@ -201,39 +236,60 @@ data["args"] = vars(a)
 if {fail!r}:
     print("boom", file=sys.stderr); sys.exit(3)
 json.dump(data, open(a.json, "w"))
-'''
+"""
 
 
-def fake_bench(tmp_path, fail=()) -> Path:
-    bench = tmp_path / "bench"
-    bench.mkdir()
+def fake_workloads(directory: Path, fail=()) -> dict[str, list[str]]:
+    """``suite.WORKLOADS`` with fake workloads in ``directory`` that print the sample JSON (or fail)."""
+    directory.mkdir()
+    workloads = {}
     for name, data in {"roofline": ROOFLINE, **sample_results()}.items():
-        (bench / f"{name}.py").write_text(textwrap.dedent(FAKE.format(data=json.dumps(data), fail=name in fail)))
-    return bench
+        script = directory / f"{name}.py"
+        script.write_text(textwrap.dedent(FAKE.format(data=json.dumps(data), fail=name in fail)))
+        workloads[name] = [sys.executable, str(script)]
+    return workloads
 
 
-def test_suite_runs_scripts_and_merges(tmp_path, capsys):
-    bench = fake_bench(tmp_path)
+def test_suite_runs_workloads_and_merges(tmp_path, capsys):
     out = tmp_path / "suite.json"
-    assert benchcmd.main(["--quick", "--only", "sweep,grid", "--json", str(out)], bench=bench) == 0
-    suite = json.loads(out.read_text())
-    assert suite["only"] == ["grid", "sweep"] and suite["tag"] == "cpu-2core" and suite["quick"] is True
-    assert {r["bench"] for r in suite["rows"]} == {"grid", "sweep"}
-    assert suite["benchmarks"]["grid"]["args"]["quick"] and suite["benchmarks"]["grid"]["args"]["tag"] == "cpu-2core"
-    assert suite["benchmarks"]["sweep"]["args"]["no_cli"]  # the suite's --quick cuts
-    assert suite["command"] == f"landscape bench --quick --only grid,sweep --json {out}"
+    workloads = fake_workloads(tmp_path / "fake")
+    assert suite.main(["--quick", "--only", "sweep,grid", "--json", str(out)], workloads=workloads) == 0
+    result = json.loads(out.read_text())
+    assert result["only"] == ["grid", "sweep"] and result["tag"] == "cpu-2core" and result["quick"] is True
+    assert {r["bench"] for r in result["rows"]} == {"grid", "sweep"}
+    assert result["benchmarks"]["grid"]["args"]["quick"] and result["benchmarks"]["grid"]["args"]["tag"] == "cpu-2core"
+    assert result["benchmarks"]["sweep"]["args"]["no_cli"]  # the suite's --quick cuts
+    assert result["command"] == f"landscape bench --quick --only grid,sweep --json {out}"
     assert (tmp_path / "suite.md").read_text().startswith("Produced by `landscape bench --quick")
     printed = capsys.readouterr().out
     assert sum(line.startswith("bench ") for line in printed.splitlines()) == 1  # one table
     assert "numpy broadcast rows" in printed and "landscape.sweep" in printed
 
 
-def test_default_path_and_failed_script(tmp_path, capsys):
-    bench = fake_bench(tmp_path, fail=("startup",))
-    assert benchcmd.main(["--only", "startup,grid", "--tag", "box"], bench=bench) == 1
-    suite = json.loads((bench / "results" / "box.json").read_text())
-    assert "boom" in suite["errors"]["startup"] and suite["benchmarks"]["grid"]["args"]["tag"] == "box"
+def test_default_path_and_failed_workload(tmp_path, capsys, monkeypatch):
+    workloads = fake_workloads(tmp_path / "fake", fail=("startup",))
+    monkeypatch.chdir(tmp_path)
+    assert suite.main(["--only", "startup,grid", "--tag", "box"], workloads=workloads) == 1
+    [path] = tmp_path.glob("landscape-bench-box-*.json")  # a new file in the current directory
+    assert path.with_suffix(".md").is_file()
+    result = json.loads(path.read_text())
+    assert "boom" in result["errors"]["startup"] and result["benchmarks"]["grid"]["args"]["tag"] == "box"
     assert "FAILED startup" in capsys.readouterr().out
+
+
+def test_default_results_never_overwrite(tmp_path, monkeypatch):
+    workloads = fake_workloads(tmp_path / "fake")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(time, "strftime", lambda fmt, *t: "20240102-030405")  # every run in the same second
+    taken = tmp_path / "landscape-bench-box-quick-20240102-030405.json"
+    taken.write_text("mine")
+    for _ in range(2):
+        assert suite.main(["--quick", "--only", "grid", "--tag", "box"], workloads=workloads) == 0
+    assert taken.read_text() == "mine"
+    stem = "landscape-bench-box-quick-20240102-030405"
+    assert sorted(p.name for p in tmp_path.glob("landscape-bench-*")) == [
+        f"{stem}-2.json", f"{stem}-2.md", f"{stem}-3.json", f"{stem}-3.md", f"{stem}.json"]
+    assert json.loads((tmp_path / f"{stem}-3.json").read_text())["tag"] == "box"
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -243,44 +299,71 @@ def test_default_path_and_failed_script(tmp_path, capsys):
     (["--frobnicate"], "unrecognized"),
 ])
 def test_user_errors_exit_2_with_one_line(tmp_path, capsys, argv, message):
-    assert benchcmd.main(argv, bench=fake_bench(tmp_path)) == 2
+    assert suite.main(argv, workloads=fake_workloads(tmp_path / "fake")) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
 
 
-def test_missing_bench_dir_exits_2(tmp_path, capsys):
-    assert benchcmd.main([], bench=tmp_path / "nowhere") == 2
-    err = capsys.readouterr().err.strip()
-    assert "no benchmark scripts" in err and "\n" not in err
-
-
-def test_cli_bench_errors(tmp_path, capsys, monkeypatch):
+def test_cli_bench_errors(tmp_path, capsys):
     from landscape import cli
 
-    if "bench" not in cli.build_parser().format_help():
-        pytest.skip("`landscape bench` is not registered in the CLI")
     assert cli.main(["bench", "--only", "nope"]) == 2
     err = capsys.readouterr().err.strip()
     assert "unknown benchmark 'nope'" in err and "\n" not in err
-    monkeypatch.setattr(benchcmd, "bench_dir", lambda: tmp_path / "nowhere")
-    assert cli.main(["bench", "--quick"]) == 2
+    assert cli.main(["bench", "--quick", "--json", str(tmp_path / "missing" / "x.json")]) == 2
     err = capsys.readouterr().err.strip()
-    assert "no benchmark scripts" in err and "\n" not in err
+    assert "does not exist" in err and "\n" not in err
 
 
-def test_bench_dir_is_next_to_the_package():
-    assert benchcmd.bench_dir() == REPO / "bench"
-    benchcmd.check_bench_dir(REPO / "bench", benchcmd.SUITE)  # every suite script exists in the source tree
+def test_suite_workloads_are_modules_of_the_package():
+    package = Path(landscape.__file__).resolve().parent
+    assert set(suite.WORKLOADS) == {"roofline", *suite.SUITE}
+    for name, command in suite.WORKLOADS.items():
+        assert command[:2] == [sys.executable, "-m"], name
+        module = importlib.import_module(command[2])
+        assert Path(module.__file__).resolve().parent == package / "bench" and callable(module.main)
+        assert module.__name__.rpartition(".")[2] not in landscape.__all__  # no module named like a function
+
+
+def test_installed_package_runs_without_torch_and_optax(tmp_path):
+    """A non-editable install (no source tree next to it) with PyTorch and optax missing: the quick map suite exits
+    0, writes where --json says, and marks the torch rows skipped."""
+    src = tmp_path / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "landscape", src / "landscape", ignore=ignore)  # no build/ debris in the checkout
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+                    "--disable-pip-version-check", "--no-compile", "--target", str(tmp_path / "site"), str(src)],
+                   check=True, capture_output=True)
+    for name in ("torch", "optax"):
+        (tmp_path / "stubs" / name).mkdir(parents=True)
+        (tmp_path / "stubs" / name / "__init__.py").write_text(f'raise ImportError("No module named {name!r}")\n')
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "stubs"), str(tmp_path / "site")])}
+    where = subprocess.run([sys.executable, "-c", "import landscape; print(landscape.__file__)"], env=env, cwd=work,
+                           capture_output=True, text=True, check=True).stdout
+    assert Path(where.strip()).parent == tmp_path / "site" / "landscape"
+    installed = {p for p in (tmp_path / "site").rglob("*") if "__pycache__" not in p.parts}
+    out = tmp_path / "out.json"
+    proc = subprocess.run([sys.executable, "-m", "landscape", "bench", "--quick", "--only", "grid", "--json", str(out)],
+                          env=env, cwd=work, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    rows = {r["workload"]: r for r in result["rows"]}
+    assert rows["landscape.loss_map"]["throughput"] > 0 and rows["numpy broadcast rows"]["ratio"] > 0
+    for name in ("torch per-point loop", "torch broadcast rows"):
+        assert rows[name]["skipped"] == "not installed" and rows[name]["throughput"] is None
+    assert "skipped (not installed)" in proc.stdout and result["errors"] == {}
+    assert "torch" not in result["benchmarks"]["grid"]["environment"]
+    assert out.with_suffix(".md").is_file() and list(work.iterdir()) == []  # nothing written anywhere else
+    assert {p for p in (tmp_path / "site").rglob("*") if "__pycache__" not in p.parts} == installed
 
 
 # ------------------------------------------------------------------------------------------------ helpers
 
 
 def test_copy_bandwidth_small_array():
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        from _common import copy_bandwidth
-    finally:
-        sys.path.remove(str(REPO / "bench"))
-    out = copy_bandwidth(1 << 16, repeats=2)
+    out = common.copy_bandwidth(1 << 16, repeats=2)
     assert out["gbytes_per_s"] > 0 and out["jax"]["gbytes_per_s"] > 0 and out["bytes"] == 1 << 16

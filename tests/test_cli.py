@@ -111,7 +111,7 @@ def test_run_draws_and_saves_the_trajectory(tmp_path, capsys):
     reference = ls.run(ls.problems.seed_regression(), ls.optim.SGD(lr=0.1), steps=100)
     np.testing.assert_array_equal(traj.loss, reference.loss)
     np.testing.assert_array_equal(traj.params["weight"], reference.params["weight"])
-    assert traj.optimizer == "SGD(lr=0.1)" and "final loss 0.499441" in stdout
+    assert ls.optim.describe(traj.optimizer) == "SGD(lr=0.1)" and "final loss 0.499441" in stdout
 
 
 def test_compare_seed_004(tmp_path, capsys):

@@ -195,20 +195,20 @@ def test_a_diverged_path_ends_with_a_cross():
     drawn = ls.plot.trajectories(traj)
     last = int(traj.diverged_at) - 1  # parameters stay at their last finite values
     np.testing.assert_allclose(drawn.diverged[0].get_data(), ([traj.params["x"][last]], [traj.params["y"][last]]))
-    curves = ls.plot.losses(traj)
+    curves = ls.plot.loss_curves(traj)
     assert len(curves[0].axes.lines) == 2  # the curve, and its cross at the last finite loss
 
 
 def test_loss_curves(paths):
-    lines = ls.plot.losses(paths)
+    lines = ls.plot.loss_curves(paths)
     for line, traj in zip(lines, paths.values()):
         np.testing.assert_array_equal(line.get_xdata(), traj.steps)
         np.testing.assert_array_equal(line.get_ydata(), traj.loss)
     ax = lines[0].axes
     assert ax.get_yscale() == "log" and ax.get_xlabel() == "step"
     camel = ls.run(ls.problems.six_hump_camel(), ls.optim.Adam(lr=0.05), 50)  # minimum −1.03: symlog
-    assert ls.plot.losses(camel)[0].axes.get_yscale() == "symlog"
-    assert ls.plot.losses(camel, log=False)[0].axes.get_yscale() == "linear"
+    assert ls.plot.loss_curves(camel)[0].axes.get_yscale() == "symlog"
+    assert ls.plot.loss_curves(camel, log=False)[0].axes.get_yscale() == "linear"
 
 
 # ---------------------------------------------------------------------------------------------- surface, animation
@@ -284,16 +284,16 @@ def test_sweep_heatmap_masks_diverged_settings_and_stars_the_best(small_sweep):
     drawn = ls.plot.sweep(sw)
     shown = drawn.artist.get_array()
     assert isinstance(shown, np.ma.MaskedArray)
-    np.testing.assert_array_equal(np.ma.getmaskarray(shown).reshape(sw.shape), sw.status == 2)
-    assert (sw.status[-1] == 2).all()  # lr = 10 diverges
-    i, j = np.unravel_index(np.nanargmin(np.where(sw.status == 2, np.nan, sw.final_loss)), sw.shape)
+    np.testing.assert_array_equal(np.ma.getmaskarray(shown).reshape(sw.shape), sw.status == ls.Status.DIVERGED)
+    assert (sw.status[-1] == ls.Status.DIVERGED).all()  # lr = 10 diverges
+    i, j = np.unravel_index(np.nanargmin(np.where(sw.status == ls.Status.DIVERGED, np.nan, sw.final_loss)), sw.shape)
     np.testing.assert_allclose(drawn.best.get_data(), ([sw.axes["momentum"][j]], [sw.axes["lr"][i]]))
     assert (drawn.ax.get_xlabel(), drawn.ax.get_ylabel()) == ("momentum", "lr")
     assert drawn.ax.get_yscale() == "log" and drawn.ax.get_xscale() == "linear"  # logspace axis → log scale
     assert isinstance(drawn.artist.norm, colors.LogNorm) and "3 of 15 diverged" in drawn.ax.get_title()
     assert drawn.artist.cmap.get_bad()[:3] == pytest.approx(colors.to_rgb("lightgrey"))
     steps = ls.plot.sweep(sw, metric="steps_to_tol")
-    never = (sw.steps_to_tol < 0) | (sw.status == 2)
+    never = (sw.steps_to_tol < 0) | (sw.status == ls.Status.DIVERGED)
     np.testing.assert_array_equal(np.ma.getmaskarray(steps.artist.get_array()).reshape(sw.shape), never)
     assert "never within tol" in steps.ax.get_title()
 
@@ -303,10 +303,11 @@ def test_one_dimensional_sweep_is_a_line_with_diverged_settings_crossed(small_sw
     drawn = ls.plot.sweep(row)
     assert drawn.colorbar is None and drawn.ax.get_xscale() == "log" and drawn.ax.get_xlabel() == "lr"
     y = drawn.artist.get_ydata()
-    np.testing.assert_array_equal(np.isnan(y), row.status == 2)
-    np.testing.assert_allclose(y[row.status != 2], row.final_loss[row.status != 2])
+    np.testing.assert_array_equal(np.isnan(y), row.status == ls.Status.DIVERGED)
+    finite = row.status != ls.Status.DIVERGED
+    np.testing.assert_allclose(y[finite], row.final_loss[finite])
     crosses = [line for line in drawn.ax.lines if line.get_label() == "diverged"]
-    np.testing.assert_allclose(crosses[0].get_xdata(), row.axes["lr"][row.status == 2])
+    np.testing.assert_allclose(crosses[0].get_xdata(), row.axes["lr"][row.status == ls.Status.DIVERGED])
     with pytest.raises(ValueError, match="needs a sweep with one or two axes"):
         ls.plot.sweep(small_sweep.select(momentum=0.5, lr=0.01))
 
@@ -328,7 +329,7 @@ def test_plotting_compiles_nothing(ols_map, paths, small_sweep, tmp_path, count_
     with count_compiles() as counter:
         ax = ls.plot.loss_map(ols_map, kind="filled", sqrt=True).ax
         ls.plot.trajectories(paths, ax=ax, arrows=True)
-        ls.plot.losses(paths)
+        ls.plot.loss_curves(paths)
         ls.plot.surface(ols_map, trajs=paths)
         ls.plot.sweep(small_sweep)
         ls.plot.animate(ols_map, paths, tmp_path / "a.gif", max_frames=2, dpi=30)

@@ -235,3 +235,13 @@ def test_from_model_sample_mean_defaults():
     assert not ls.Problem.from_model(model, {"w": 1.0}, x, y, loss="rmse").sample_mean
     assert not ls.Problem.from_model(model, {"w": 1.0}, x, y, loss="mse", reduction="sum").sample_mean
     assert not ls.Problem.from_model(model, {"w": 1.0}, x, y, loss=lambda p, t: jnp.mean(p - t)).sample_mean
+
+
+@pytest.mark.parametrize("name", problems.names())
+def test_built_ins_leave_numpy_global_random_state_alone(name):
+    """Each data set comes from its own generator: building a problem does not reseed the user's np.random."""
+    np.random.seed(7)
+    expected = np.random.random(3)
+    np.random.seed(7)
+    problems.get(name)
+    np.testing.assert_array_equal(np.random.random(3), expected)

@@ -8,6 +8,7 @@ An optimizer is a NamedTuple of its hyperparameters with ``init(params) -> state
 from landscape.optim.adam import Adam, Adamax, AdamW, NAdam, RAdam
 from landscape.optim.adaptive import Adadelta, Adagrad, RMSprop
 from landscape.optim.base import Constant, Optimizer, Schedule, batch_shape, broadcast
+from landscape.optim.hyper import build, describe, hyperparameter_names
 from landscape.optim.lion import Lion
 from landscape.optim.schedules import CosineAnnealingLR, ExponentialLR, LinearWarmup, ReduceLROnPlateau, StepLR
 from landscape.optim.sgd import SGD
@@ -15,5 +16,5 @@ from landscape.optim.sgd import SGD
 __all__ = [
     "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Constant", "CosineAnnealingLR", "ExponentialLR",
     "LinearWarmup", "Lion", "NAdam", "Optimizer", "RAdam", "RMSprop", "ReduceLROnPlateau", "Schedule", "StepLR",
-    "batch_shape", "broadcast",
+    "batch_shape", "broadcast", "build", "describe", "hyperparameter_names",
 ]

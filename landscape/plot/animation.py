@@ -5,7 +5,6 @@ The map is drawn once; each frame only redraws the paths (blitting), so a 60-fra
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -13,6 +12,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from landscape import _checks
+from landscape._files import atomic_write
 
 
 class Animation(NamedTuple):
@@ -26,10 +28,8 @@ class Animation(NamedTuple):
 def frame_indices(n_points: int, every: int = 1, max_frames: int = 60) -> np.ndarray:
     """Indices of the recorded points shown by successive frames: every ``every``-th, always the last one, and
     at most ``max_frames`` of them (evenly thinned)."""
-    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-        raise ValueError(f"plot.animate: every must be a positive integer, got {every!r}.")
-    if isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer)) or max_frames < 1:
-        raise ValueError(f"plot.animate: max_frames must be a positive integer, got {max_frames!r}.")
+    _checks.integer("plot.animate", "every", every, 1, "a positive integer")
+    _checks.integer("plot.animate", "max_frames", max_frames, 1, "a positive integer")
     index = np.arange(0, n_points, every)
     if index[-1] != n_points - 1:
         index = np.append(index, n_points - 1)
@@ -63,7 +63,6 @@ def animate(m, trajs, path, *, fps: float = 10, every: int = 1, max_frames: int 
     """
     import matplotlib.pyplot as plt
 
-    from landscape import io
     from landscape.plot.maps import loss_map
     from landscape.plot.maps import surface as draw_surface
     from landscape.plot.paths import path_data, trajectories
@@ -138,28 +137,25 @@ def animate(m, trajs, path, *, fps: float = 10, every: int = 1, max_frames: int 
         images = [Image.fromarray(frame) for frame in frames]
         durations = [round(1000 / fps)] * len(images)
         durations[-1] = max(durations[-1], round(1000 * hold))
-        io.atomic_write(path, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
+        atomic_write(path, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
                                                        duration=durations, loop=0, disposal=1))
     else:
-        _write_mp4(ffmpeg, frames, path, fps)
+        video = _mp4(ffmpeg, frames, fps, path)
+        atomic_write(path, lambda f: f.write(video))
     return Animation(path, len(frames), shown_steps)
 
 
-def _write_mp4(ffmpeg: str, frames: list, path: Path, fps: float) -> None:
-    """Pipe RGB frames to ffmpeg (H.264, even frame size) into a temporary file, then rename it over ``path``."""
+def _mp4(ffmpeg: str, frames: list, fps: float, path: Path) -> bytes:
+    """The frames as an H.264 MP4 (even frame size), encoded by ffmpeg in a scratch directory."""
     height, width = frames[0].shape[:2]
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".mp4")
-    os.close(fd)
-    command = [ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
-               "-r", str(fps), "-i", "-", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p",
-               "-vcodec", "libx264", tmp]
-    try:
+    with tempfile.TemporaryDirectory(prefix="landscape-mp4-") as scratch:
+        target = Path(scratch) / "animation.mp4"
+        command = [ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
+                   f"{width}x{height}", "-r", str(fps), "-i", "-", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+                   "-pix_fmt", "yuv420p", "-vcodec", "libx264", str(target)]
         result = subprocess.run(command, input=b"".join(frame.tobytes() for frame in frames), capture_output=True,
                                 check=False)
         if result.returncode != 0:
             raise OSError(f"plot.animate: ffmpeg failed writing {str(path)!r}: "
                           f"{result.stderr.decode(errors='replace').strip()[-500:]}")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return target.read_bytes()

@@ -1,11 +1,26 @@
-"""Figures of several panels (seed 000's four loss functions side by side) and atomic saving."""
+"""Axes and figures: new axes for a view, figures of several panels (seed 000's four loss functions side by side),
+and atomic saving."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import numpy as np
+from landscape import _checks
+from landscape._files import atomic_write
+
+
+def new_axes(ax=None, *, figsize=(6.4, 5.0), projection: str | None = None):
+    """``ax`` itself, or the axes of a new figure (constrained layout, so colour bars and labels fit)."""
+    import matplotlib.pyplot as plt
+
+    if ax is not None:
+        if projection == "3d" and getattr(ax, "name", "") != "3d":
+            raise ValueError("plot: a 3-D view needs 3-D axes, e.g. fig.add_subplot(projection='3d'); "
+                             f"got {type(ax).__name__}.")
+        return ax
+    fig = plt.figure(figsize=figsize, layout="constrained")
+    return fig.add_subplot(projection=projection)
 
 
 def grid_figure(n: int, *, cols: int | None = None, size: tuple[float, float] = (4.4, 3.8),
@@ -18,12 +33,9 @@ def grid_figure(n: int, *, cols: int | None = None, size: tuple[float, float] = 
     """
     import matplotlib.pyplot as plt
 
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"plot.grid_figure: n must be a positive integer, got {n!r}.")
-    cols = min(int(n), 4) if cols is None else int(cols)
-    if cols < 1:
-        raise ValueError(f"plot.grid_figure: cols must be a positive integer, got {cols!r}.")
-    rows = -(-int(n) // cols)
+    n = _checks.integer("plot.grid_figure", "n", n, 1, "a positive integer")
+    cols = min(n, 4) if cols is None else _checks.integer("plot.grid_figure", "cols", cols, 1, "a positive integer")
+    rows = -(-n // cols)
     fig, grid = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows + (0.4 if title else 0)),
                              squeeze=False, layout="constrained", sharex=sharex, sharey=sharey,
                              subplot_kw={"projection": projection} if projection else None)
@@ -37,13 +49,11 @@ def grid_figure(n: int, *, cols: int | None = None, size: tuple[float, float] = 
 
 def save(fig, path: str | os.PathLike, *, dpi: int = 120, close: bool = True) -> Path:
     """Write ``fig`` to ``path`` (format from the suffix: .png, .pdf, .svg, .jpg), atomically; close it after."""
-    from landscape import io
-
     path = Path(path)
     fmt = path.suffix[1:].lower()
     if fmt not in ("png", "pdf", "svg", "jpg", "jpeg"):
         raise ValueError(f"plot.save: {str(path)!r}: expected a file ending in .png, .pdf, .svg or .jpg.")
-    io.atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi))
+    atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi))
     if close:
         import matplotlib.pyplot as plt
 

@@ -10,6 +10,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from matplotlib import colors, ticker
 
+from landscape.plot.figures import new_axes
+from landscape.plot.paths import path_data
+
 KINDS = ("heatmap", "contour", "filled")
 
 
@@ -33,19 +36,6 @@ class SurfacePlot(NamedTuple):
     surface: Any
     lines: list
     minimum: Any
-
-
-def new_axes(ax=None, *, figsize=(6.4, 5.0), projection: str | None = None):
-    """``ax`` itself, or the axes of a new figure (constrained layout, so colour bars and labels fit)."""
-    import matplotlib.pyplot as plt
-
-    if ax is not None:
-        if projection == "3d" and getattr(ax, "name", "") != "3d":
-            raise ValueError("plot: a 3-D view needs 3-D axes, e.g. fig.add_subplot(projection='3d'); "
-                             f"got {type(ax).__name__}.")
-        return ax
-    fig = plt.figure(figsize=figsize, layout="constrained")
-    return fig.add_subplot(projection=projection)
 
 
 def scaled_values(values, *, log: bool = False, sqrt: bool = False, owner: str = "plot.loss_map") -> np.ma.MaskedArray:
@@ -177,8 +167,6 @@ def surface(m, *, trajs=None, elev: float = 35, azim: float = -60, ax=None, log:
     Returns:
         A :class:`SurfacePlot` (``ax``, ``surface``, ``lines``, ``minimum``).
     """
-    from landscape.plot.paths import path_data
-
     ax = new_axes(ax, figsize=(7.0, 5.6), projection="3d")
     shown = scaled_values(m.values, log=log, sqrt=sqrt, owner="plot.surface")
     height = np.ma.log10(shown) if log else shown

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import jax
 import numpy as np
 from matplotlib import patheffects
 
-from landscape.problems import param_names
+from landscape import _checks
+from landscape.plot.figures import new_axes
 
 LOSS = "loss"  # pseudo-parameter: the loss itself, as the y coordinate (1-parameter problems)
 
@@ -103,34 +103,25 @@ def _named_paths(trajs, labels):
     return out
 
 
-def _names(traj) -> list[str]:
-    """Scalar parameter names of a trajectory's parameters (without batch and time axes)."""
-    skip = len(traj.batch_shape) + 1
-    return param_names(jax.tree_util.tree_map(lambda leaf: np.zeros(np.shape(leaf)[skip:]), traj.params))
-
-
-def _column(tree, traj, name: str, index) -> np.ndarray:
-    """The values over time of the scalar parameter ``name`` in ``tree`` (params or grads) at batch ``index``."""
-    names = _names(traj)
-    if name not in names:
-        raise ValueError(f"plot: {name!r} is not a parameter of this trajectory; expected one of: "
-                         f"{', '.join(names[:20])}" + (f" or {LOSS!r}" if len(names) < 2 else "") + ".")
-    flat = np.concatenate([np.reshape(np.asarray(leaf)[index], (np.shape(leaf)[len(index)], -1))
-                           for leaf in jax.tree_util.tree_leaves(tree)], axis=1)
-    return flat[:, names.index(name)]
-
-
 def _coordinate(traj, name: str, index) -> np.ndarray:
     """The path of the scalar parameter ``name`` (``"bias"``, ``"weight[1]"``) of batch element ``index``;
     ``"loss"`` gives the recorded loss."""
     if name == LOSS:
         return np.asarray(traj.loss[index], float)
-    return _column(traj.params, traj, name, index)
+    _check_name(traj, name)
+    return traj.coordinate(name, index)
+
+
+def _check_name(traj, name: str) -> None:
+    names = traj.names
+    if name not in names:
+        raise ValueError(f"plot: {name!r} is not a parameter of this trajectory; expected one of: "
+                         f"{', '.join(names[:20])}" + (f" or {LOSS!r}" if len(names) < 2 else "") + ".")
 
 
 def default_plane(traj, x: str | None = None, y: str | None = None) -> tuple[str, str]:
     """``(x, y)``: the given names, else the first two parameters (the parameter and ``"loss"`` for one)."""
-    names = _names(traj)
+    names = traj.names
     if x is None or y is None:
         free = [n for n in names if n not in (x, y)]
         if len(names) == 1:
@@ -154,8 +145,8 @@ def path_data(trajs, labels=None, *, x: str | None = None, y: str | None = None,
                     "plot.trajectories: arrows=True draws the negative gradient at each point, but this trajectory "
                     "has no recorded gradients; run it with ls.run(..., record_grads=True) (or "
                     "ls.compare(..., record_grads=True)).")
-            gx = _column(traj.grads, traj, x, index) if x != LOSS else np.zeros(len(traj.steps))
-            gy = _column(traj.grads, traj, y, index) if y != LOSS else np.zeros(len(traj.steps))
+            gx = traj.gradient(x, index) if x != LOSS else np.zeros(len(traj.steps))
+            gy = traj.gradient(y, index) if y != LOSS else np.zeros(len(traj.steps))
         n = len(traj.steps) if until is None else int(np.searchsorted(np.asarray(traj.steps), until, side="right"))
         kept = slice(0, max(n, 1))
         out.append(Path(label, _coordinate(traj, x, index)[kept], _coordinate(traj, y, index)[kept],
@@ -210,15 +201,12 @@ def trajectories(trajs, *, ax=None, x: str | None = None, y: str | None = None, 
         A :class:`PathPlot`: ``lines`` (one ``Line2D`` per path; ``line.get_data()`` is the path), ``starts``,
         ``arrows`` (``Quiver`` objects, whose ``U``/``V`` are the −gradient components) and ``diverged``.
     """
-    from landscape.plot.maps import new_axes
-
-    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-        raise ValueError(f"plot.trajectories: every must be a positive integer, got {every!r}.")
+    _checks.integer("plot.trajectories", "every", every, 1, "a positive integer")
     ax = new_axes(ax)
     has_map = bool(ax.images or ax.collections)
     limits = (ax.get_xlim(), ax.get_ylim()) if has_map and keep_limits else None
     first = _named_paths(trajs, labels)[0][1]
-    names = _names(first) + [LOSS]
+    names = first.names + [LOSS]
     if x is None and ax.get_xlabel() in names:  # the map already drawn on these axes names the plane
         x = ax.get_xlabel()
     if y is None and ax.get_ylabel() in names:
@@ -266,12 +254,10 @@ def trajectories(trajs, *, ax=None, x: str | None = None, y: str | None = None, 
     return PathPlot(ax, lines, starts, quivers, crosses)
 
 
-def losses(trajs, *, ax=None, labels=None, log: bool = True, legend: bool = True) -> list:
+def loss_curves(trajs, *, ax=None, labels=None, log: bool = True, legend: bool = True) -> list:
     """Loss against step for each path (the familiar "loss vs epoch" view); ``log``: logarithmic loss axis
     (symmetric-log when some losses are ≤ 0). A diverged path ends with a red cross. Returns the ``Line2D``
     objects, one per path."""
-    from landscape.plot.maps import new_axes
-
     ax = new_axes(ax, figsize=(6.4, 4.2))
     lines = []
     lowest = np.inf

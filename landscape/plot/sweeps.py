@@ -7,7 +7,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from matplotlib import colors
 
-DIVERGED = 2  # landscape.sweep.DIVERGED (not imported: the plotting layer reads results only)
+from landscape.plot.figures import new_axes
+from landscape.results import Status
 METRICS = ("final_loss", "best_loss", "best_step", "steps_to_tol", "diverged_at")
 
 
@@ -56,8 +57,6 @@ def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: st
     Returns:
         A :class:`SweepPlot` (``ax``, ``artist``, ``colorbar``, ``best``, ``values``).
     """
-    from landscape.plot.maps import new_axes
-
     if metric not in METRICS:
         raise ValueError(f"plot.sweep: metric must be one of {', '.join(METRICS)}, got {metric!r}.")
     raw = getattr(sw, metric)
@@ -70,7 +69,7 @@ def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: st
                          f"sw.select({next(iter(sw.axes), 'name')}=...).")
     shape = [len(v) for _, v in axes]
     values = np.asarray(raw, float).reshape(shape)
-    diverged = np.asarray(sw.status).reshape(shape) == DIVERGED
+    diverged = np.asarray(sw.status).reshape(shape) == Status.DIVERGED
     undefined = ~np.isfinite(values) | (values < 0 if metric in ("steps_to_tol", "diverged_at") else False)
     masked = np.ma.masked_where((diverged if metric != "diverged_at" else False) | undefined, values)
     finite = masked.compressed()

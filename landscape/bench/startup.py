@@ -1,9 +1,11 @@
 """Fast start: wall time of ``landscape map`` for a 101² map as a fresh process, with and without a warm cache.
 
-    python bench/startup.py            # import ×5, --no-cache ×2, first process, second process ×3
-    python bench/startup.py --quick    # import ×2, --no-cache ×1, first, second ×1
+    python -m landscape.bench.startup            # import ×5, --no-cache ×2, first process, second process ×3
+    python -m landscape.bench.startup --quick    # import ×2, --no-cache ×1, first, second ×1
 
-Measured, each as a fresh process started from this (lean: no JAX imported) process:
+Measured, each as a fresh process started from this one (which has imported landscape, but not started JAX's
+backend, before the timed processes; a child's peak RSS from ``wait4`` is at least this process's resident memory,
+about that of ``import landscape`` alone):
 
 - ``python -c "import landscape"`` (median of repeats, after one untimed warm-up that fills the OS file cache);
 - ``landscape map --problem seed-regression --x bias:-5:8:101 --y weight:-5:8:101 --out <tmp>/map.png``
@@ -12,8 +14,7 @@ Measured, each as a fresh process started from this (lean: no JAX imported) proc
   fills the cache) and then again with the same directory (second process: loads the compiled code).
 
 Reported: wall time, CPU time and peak RSS (``wait4``) of each process, the map time the command prints, and the
-cache directory's size after each run. Target (issue 6): the second process under 3 s wall on CPU. See
-bench/README.md.
+cache directory's size after each run. Target (issue 6): the second process under 3 s wall on CPU.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-RESULTS = BENCH / "results"
+from landscape.bench.common import add_output_arguments, busy_warning, format_target, save_result, short_device_tag
+
 TARGET_S = 3.0
 MAP_ARGS = ["map", "--problem", "seed-regression", "--x", "bias:-5:8:101", "--y", "weight:-5:8:101"]
 
@@ -78,23 +79,12 @@ def dir_size(path: Path) -> dict:
     return {"files": len(files), "bytes": sum(p.stat().st_size for p in files)}
 
 
-def no_cache_flag(base: list[str]) -> list[str] | None:
-    """Where ``--no-cache`` goes, if the CLI has it: after ``map`` or before it (global); else None."""
-    for prefix, probe in (([], base + ["--help"]), (MAP_ARGS[:1], base + ["map", "--help"])):
-        proc = subprocess.run(probe, capture_output=True, text=True, check=False)
-        if "--no-cache" in proc.stdout:
-            return prefix
-    return None
-
-
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m landscape.bench.startup", description=__doc__.split("\n\n")[0])
     p.add_argument("--repeats", type=int, help="timed imports (default 5; 2 with --quick)")
     p.add_argument("--second", type=int, help="second-process runs (default 3; 1 with --quick); median reported")
     p.add_argument("--no-cache-runs", type=int, help="--no-cache runs (default 2; 1 with --quick)")
-    p.add_argument("--quick", action="store_true", help="fewer repeats")
-    p.add_argument("--tag", help="device tag for the result file name (default from the device, e.g. cpu-2core)")
-    p.add_argument("--json", help="result path (default bench/results/startup-<tag>[-quick].json)")
+    add_output_arguments(p, "fewer repeats")
     args = p.parse_args(argv)
     q = args.quick
     repeats = args.repeats or (2 if q else 5)
@@ -103,7 +93,6 @@ def main(argv=None) -> dict:
     load_start = os.getloadavg()
 
     base = landscape_command()
-    where = no_cache_flag(base)
     warnings, runs, rows = [], {}, []
     with tempfile.TemporaryDirectory(prefix="landscape-startup-") as tmp:
         tmp = Path(tmp)
@@ -121,13 +110,7 @@ def main(argv=None) -> dict:
         for k in range(n_nocache):
             d = tmp / f"nocache-{k}"
             d.mkdir()
-            if where is None:
-                c = cmd  # no --no-cache yet: a fresh empty cache directory per process has the same effect
-            elif where:
-                c = cmd + ["--no-cache"]  # a `map` option
-            else:
-                c = base + ["--no-cache"] + cmd[len(base):]  # a global option, before the command
-            r = run_process(c, env=env_with(d))
+            r = run_process(base + ["--no-cache"] + cmd[len(base):], env=env_with(d))
             r["cache_after"] = dir_size(d)
             runs["no_cache"].append(r)
 
@@ -165,16 +148,14 @@ def main(argv=None) -> dict:
         return out
 
     row('python -c "import landscape"', runs["import"], sizes="-", ratio=None)
-    row("landscape map (--no-cache)" if where is not None else "landscape map (no cache: fresh dir each)",
-        runs["no_cache"], note=None if where is not None else "the CLI has no --no-cache yet: each process got a "
-        "fresh empty LANDSCAPE_CACHE_DIR instead")
+    row("landscape map (--no-cache)", runs["no_cache"])
     row("landscape map (first process, empty cache)", runs["first"])
     row("landscape map (second process, same cache)", runs["second"], ratio=None)
 
     cache_used = runs["first"].get("cache_after", {}).get("files", 0) > 0
     if not cache_used:
-        warnings.append("the compilation cache directory stayed empty after the first process: the CLI does not "
-                        "(yet) use LANDSCAPE_CACHE_DIR, so first and second process both compile")
+        warnings.append("the compilation cache directory stayed empty after the first process: the CLI did not "
+                        "use LANDSCAPE_CACHE_DIR, so first and second process both compiled")
     if errors:
         warnings.append("failed runs: " + "; ".join(errors))
     targets = {}
@@ -182,37 +163,30 @@ def main(argv=None) -> dict:
         targets[f"second-process landscape map 101² < {TARGET_S:g} s wall (issue 6)"] = {
             "value": second_s, "met": second_s < TARGET_S, "unit": "s"}
 
-    sys.path.insert(0, str(BENCH))
-    from _common import busy_warning, save_json  # imports JAX: only after the timed processes
-
     warnings += [f"at end: {w}" for w in [busy_warning()] if w]
     if max(load_start[0], os.getloadavg()[0]) >= 0.5 * (os.cpu_count() or 1):
         warnings.append(f"load average {load_start[0]:.2f} at start, {os.getloadavg()[0]:.2f} at end on "
                         f"{os.cpu_count()} CPUs: wall times are noisy")
     tag = args.tag
     if tag is None:
-        from _common import short_device_tag
-
-        tag = short_device_tag()
+        tag = short_device_tag()  # starts JAX's backend: only after the timed processes
         for r in rows:
             r["device"] = tag
-    path = Path(args.json) if args.json else RESULTS / f"startup-{tag}{'-quick' if q else ''}.json"
 
-    print(f"{shown}\n  as fresh processes; --no-cache: {'yes' if where is not None else 'not in the CLI yet'}; "
-          f"cache used: {cache_used}")
+    print(f"{shown}\n  as fresh processes; cache used: {cache_used}")
     for r in rows:
         print(f"  {r['workload']:<46} {r['wall_s'] or float('nan'):6.2f} s wall  (runs {r['runs']}, cpu "
               f"{r['cpu_s'] or float('nan'):.2f} s, peak {(r['peak_rss_bytes'] or 0) / 2**20:.0f} MiB"
               + (f", map {r['map_s']:.2f} s" if r.get("map_s") is not None else "") + ")")
     for name, tgt in targets.items():
-        print(f"  target {name}: {tgt['value']:.2f} s — {'met' if tgt['met'] else 'MISSED'}")
+        print(f"  target {format_target(name, tgt)}")
     for w in warnings:
         print(f"WARNING: {w}")
     result = {"benchmark": "startup", "command": shown, "map_points": 101 * 101, "tag": tag, "rows": rows,
-              "runs": runs, "no_cache_flag": where is not None, "cache_used": cache_used, "targets": targets,
+              "runs": runs, "cache_used": cache_used, "targets": targets,
               "python": sys.version.split()[0], "cpu_count": os.cpu_count(),
               "loadavg": {"start": load_start, "end": os.getloadavg()}, "args": vars(args), "warnings": warnings}
-    print(f"saved {save_json(path, result)}")
+    save_result(args, "startup", tag, result)
     return result
 
 

@@ -1,8 +1,9 @@
-"""Trajectory throughput: 10,000 SGD settings × 1000 full-batch steps on ``seed_regression`` in one ``landscape.run``.
+"""Trajectory throughput (the suite's ``trajectories``): 10,000 SGD settings × 1000 full-batch steps on
+``seed_regression`` in one ``landscape.run``.
 
-    python bench/trajectories.py            # 100 lrs × 100 momenta × 1000 steps, baselines, peak memory (~2 min)
-    python bench/trajectories.py --quick    # 30 × 30 settings smoke test (~30 s; writes trajectories-<tag>-quick.json)
-    python bench/trajectories.py --lrs 50 --momenta 50 --steps 500 --tag mybox
+    python -m landscape.bench.run_speed            # 100 × 100 settings × 1000 steps, baselines, peak memory (~2 min)
+    python -m landscape.bench.run_speed --quick    # 30 × 30 settings smoke test (~30 s)
+    python -m landscape.bench.run_speed --lrs 50 --momenta 50 --steps 500 --tag mybox
 
 The batch of optimizers is ``SGD(lr=L, momentum=M)`` over the outer product of ``logspace(-3, 0)`` learning
 rates and ``linspace(0, 0.99)`` momenta, from seed 000's start (weight 6, bias −3), MSE on 50 samples, recorded
@@ -10,8 +11,9 @@ at every step (``every=1``: the full history) and only at the ends (``every=step
 same run and checked against ``landscape.run``: seed 000's PyTorch training loop once per setting (a few settings,
 extrapolated), the same loop without seed 000's per-step overheads, and optax + ``jax.vmap`` written as an optax
 user would (``jit(vmap(run_one))``, ``lax.scan`` over steps, ``inject_hyperparams(optax.sgd)``), recording the loss
-at every step or only the final loss. Diagnostics: other ``every`` values, per-step HLO work of the compiled scans,
-and a hand-written per-sample-accumulated loss showing the headroom. See bench/README.md.
+at every step or only the final loss; without PyTorch or optax their rows and targets are marked skipped.
+Diagnostics: other ``every`` values, per-step HLO work of the compiled scans (``landscape.run``'s from XLA's dump
+in a fresh process), and a hand-written per-sample-accumulated loss showing the headroom.
 
 On CPU the process asks JAX for one device per core (``--cpu-devices auto``), so ``landscape.run`` splits its batch
 of optimizers over the cores; the baselines run as their users write them (one ``jit``, the default device). Both
@@ -22,20 +24,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-import landscape as ls  # noqa: E402
-from _common import (add_common_arguments, add_cpu_devices_argument, environment, finish_warnings,  # noqa: E402
-                     hlo_loop_stats, max_rel_err, peak_fields, peak_rss_bytes, print_table, rss_bytes, run_child,
-                     save_json, set_cpu_devices, sgemm_roofline, start_run, timed)
+import landscape as ls
+from landscape.bench.common import (add_common_arguments, add_cpu_devices_argument, compiled_loop_stats, environment,
+                                    finish_warnings, hlo_loop_stats, max_rel_err, peak_fields, peak_rss_bytes, peer,
+                                    print_notes_and_targets, print_table, ratio_target, rss_bytes, run_child,
+                                    save_result, set_cpu_devices, sgemm_roofline, skipped_row, start_run, timed,
+                                    torch_peer)
 
 LR_RANGE = (1e-3, 1.0)  # logspace
 MOMENTUM_RANGE = (0.0, 0.99)  # linspace
@@ -221,8 +221,9 @@ def child(spec: str, n_lr: int, n_mom: int, steps: int, repeats: int) -> None:
 
 
 def child_argv(spec: str, n_lr: int, n_mom: int, steps: int, cpu_devices: str, repeats: int = 1) -> list[str]:
-    return [__file__, "--child", spec, "--lrs", str(n_lr), "--momenta", str(n_mom), "--steps", str(steps),
-            "--cpu-devices", cpu_devices, "--repeats", str(repeats)]
+    """:func:`run_child`'s arguments for this module in child mode."""
+    return ["-m", __spec__.name, "--child", spec, "--lrs", str(n_lr), "--momenta", str(n_mom),
+            "--steps", str(steps), "--cpu-devices", cpu_devices, "--repeats", str(repeats)]
 
 
 def peak_memory(spec: str, n_lr: int, n_mom: int, steps: int, cpu_devices: str) -> dict:
@@ -233,32 +234,17 @@ def peak_memory(spec: str, n_lr: int, n_mom: int, steps: int, cpu_devices: str) 
     return out
 
 
-def landscape_hlo(prob, lr, mom, steps: int, every: int) -> str:
-    """Optimized HLO of ``landscape.run``'s compiled core for this batch (private API: diagnostics only)."""
-    from landscape.trajectories import _run_compiled
-
-    opt = ls.optim.SGD(lr=lr, momentum=mom)
-    opt = jax.tree_util.tree_map(lambda a: jnp.reshape(a, (-1,)), ls.optim.base.broadcast(opt))
-    data = jax.tree_util.tree_map(jnp.asarray, prob.data)
-    lowered = _run_compiled.lower(data, opt, prob.params, jax.random.PRNGKey(0), None, -jnp.inf, fn=prob.fn,
-                                  steps=steps, every=every, batch_size=None, n_samples=prob.n_samples,
-                                  batched=(True, False, False))
-    return lowered.compile().as_text()
-
-
-def hlo_diagnostics(prob, x, y, lr, mom, steps: int) -> dict:
-    out = {}
-    cases = {f"landscape.run every={steps}": lambda: landscape_hlo(prob, lr, mom, steps, steps),
-             "landscape.run every=1": lambda: landscape_hlo(prob, lr, mom, steps, 1),
-             "optax+vmap final": lambda: optax_runner(x, y, steps, False).lower(lr, mom).compile().as_text(),
-             "optax+vmap history": lambda: optax_runner(x, y, steps, True).lower(lr, mom).compile().as_text(),
-             "optax+vmap per-sample loss": lambda: optax_runner(x, y, steps, False, per_sample=True)
-             .lower(lr, mom).compile().as_text()}
-    for name, text in cases.items():
-        try:
-            out[name] = hlo_loop_stats(text())
-        except Exception as e:  # private API may move; diagnostics must not break the bench
-            out[name] = {"error": f"{type(e).__name__}: {e}"}
+def hlo_diagnostics(x, y, lr, mom, n_lr: int, n_mom: int, steps: int, cpu_devices: str, optax) -> dict:
+    """Per-step work of each compiled scan (:func:`hlo_loop_stats`): ``landscape.run``'s from XLA's dump of a fresh
+    process running it, the optax runners' (when optax is installed) from their own lowering."""
+    out = {f"landscape.run every={every}": compiled_loop_stats(child_argv(f"landscape:{every}", n_lr, n_mom, steps,
+                                                                          cpu_devices))
+           for every in (steps, 1)}
+    if optax is not None:
+        for name, record, per_sample in (("optax+vmap final", False, False), ("optax+vmap history", True, False),
+                                         ("optax+vmap per-sample loss", False, True)):
+            runner = optax_runner(x, y, steps, record, per_sample=per_sample)
+            out[name] = hlo_loop_stats(runner.lower(lr, mom).compile().as_text())
     return out
 
 
@@ -266,7 +252,7 @@ def hlo_diagnostics(prob, x, y, lr, mom, steps: int) -> dict:
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m landscape.bench.run_speed", description=__doc__.split("\n\n")[0])
     p.add_argument("--lrs", type=int, help="learning rates (logspace(-3, 0)); default 100 (30 with --quick)")
     p.add_argument("--momenta", type=int, help="momenta (linspace(0, 0.99)); default 100 (30 with --quick)")
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps per setting")
@@ -276,7 +262,7 @@ def main(argv=None) -> dict:
     p.add_argument("--no-peak", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--no-diagnostics", action="store_true", help="skip other every values, HLO stats and headroom")
     add_cpu_devices_argument(p)
-    add_common_arguments(p, "trajectories", "smoke test: 30 × 30 settings, 2 torch settings")
+    add_common_arguments(p, "smoke test: 30 × 30 settings, 2 torch settings")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     set_cpu_devices(args.cpu_devices)
@@ -287,7 +273,9 @@ def main(argv=None) -> dict:
         return child(args.child, n_lr, n_mom, steps, args.repeats)
     repeats = 2 if args.quick and args.repeats == 5 else args.repeats
     k_torch = args.torch_settings or (2 if args.quick else 5)
-    tag, path, torch, warnings = start_run(args, "trajectories")
+    tag, warnings = start_run(args)
+    torch, torch_skipped = torch_peer(args)
+    optax, optax_skipped = peer("optax", args.no_optax)
     prob = problem()
     x, y = (np.asarray(a, np.float32) for a in prob.data)
     n_samples = len(x)
@@ -296,8 +284,9 @@ def main(argv=None) -> dict:
     n = len(lr_np)
     dtype = str(run_landscape(prob, lr[:2], mom[:2], 2, 1).loss.dtype)  # initialises the backend before timing
     print(f"device: {jax.devices()}  tag: {tag}  dtype: {dtype}  problem: {prob.name} (mse, {n_samples} samples)")
+    torch_used = f"{torch.__version__} ({torch.get_num_threads()} threads, {k_torch} settings timed)" if torch else None
     print(f"settings: {n_lr} lrs in logspace(-3, 0) × {n_mom} momenta in linspace(0, 0.99) = {n:,}; steps: {steps}; "
-          f"torch: {torch.__version__ + f' ({torch.get_num_threads()} threads, {k_torch} settings timed)' if torch else 'not used'}")
+          f"torch: {torch_used or torch_skipped}; optax: {optax.__version__ if optax else optax_skipped}")
     sgemm = sgemm_roofline(1024 if args.quick else 2048)
     print(f"SGEMM: jax {sgemm['jax']['gflops']:.1f} GFLOP/s, numpy {sgemm['numpy']['gflops']:.1f} GFLOP/s")
 
@@ -340,52 +329,54 @@ def main(argv=None) -> dict:
     diverged = int((ours_final.status != 0).sum())
     print(f"  diverged settings: {diverged} of {n}")
 
-    if not args.no_optax:
-        for record, name in ((True, "optax+vmap history"), (False, "optax+vmap final")):
-            fn = optax_runner(x, y, steps, record)
-            t = timed(lambda: fn(lr, mom), repeats=repeats, max_s=30.0)
-            out = jax.device_get(t.pop("result"))
-            err = compare_optax(out, ours_hist if record else ours_final, record)
-            add(name, t, records=steps + 1 if record else 1, max_rel_err=err["final_loss"], agreement=err,
-                ok=err["final_loss"] < TOLERANCE and err["params"] < TOLERANCE)
-            print(f"    vs landscape.run: {err}")
+    def skip(workload, reason, records):
+        rows.append(skipped_row(workload, reason, settings=n, steps=steps, records=records, device=tag,
+                                dtype="float32"))
 
-    torch_check = None
-    if torch is not None:
-        idx = torch_indices(n, k_torch)
-        for lean, name in ((False, "torch loop (seed 000)"), (True, "torch loop (lean)")):
-            t = timed_torch = time_torch(torch, x, y, lr_np, mom_np, idx, steps, lean)
-            err = compare_torch(timed_torch.pop("result"), idx, ours_hist)
-            add(name, {**t, "compile_s": None}, records=steps + 1 if not lean else 1, s_per_setting=t["s_per_setting"],
-                max_rel_err=err.get("final_loss"), agreement=err, settings_timed=len(idx),
-                timed_settings=[{"lr": float(lr_np[i]), "momentum": float(mom_np[i])} for i in idx],
-                ok=err.get("final_loss", 0) < TOLERANCE, torch_threads=torch.get_num_threads(),
-                note=f"timed {len(idx)} settings, extrapolated to {n:,}")
-            torch_check = torch_check or err
-            print(f"    vs landscape.run: {err}")
+    for record, name in ((True, "optax+vmap history"), (False, "optax+vmap final")):
+        if optax is None:
+            skip(name, optax_skipped, steps + 1 if record else 1)
+            continue
+        fn = optax_runner(x, y, steps, record)
+        t = timed(lambda: fn(lr, mom), repeats=repeats, max_s=30.0)
+        out = jax.device_get(t.pop("result"))
+        err = compare_optax(out, ours_hist if record else ours_final, record)
+        add(name, t, records=steps + 1 if record else 1, max_rel_err=err["final_loss"], agreement=err,
+            ok=err["final_loss"] < TOLERANCE and err["params"] < TOLERANCE)
+        print(f"    vs landscape.run: {err}")
+
+    idx = torch_indices(n, k_torch)
+    for lean, name in ((False, "torch loop (seed 000)"), (True, "torch loop (lean)")):
+        if torch is None:
+            skip(name, torch_skipped, 1 if lean else steps + 1)
+            continue
+        t = time_torch(torch, x, y, lr_np, mom_np, idx, steps, lean)
+        err = compare_torch(t.pop("result"), idx, ours_hist)
+        add(name, {**t, "compile_s": None}, records=1 if lean else steps + 1, s_per_setting=t["s_per_setting"],
+            max_rel_err=err.get("final_loss"), agreement=err, settings_timed=len(idx),
+            timed_settings=[{"lr": float(lr_np[i]), "momentum": float(mom_np[i])} for i in idx],
+            ok=err.get("final_loss", 0) < TOLERANCE, torch_threads=torch.get_num_threads(),
+            note=f"timed {len(idx)} settings, extrapolated to {n:,}")
+        print(f"    vs landscape.run: {err}")
 
     # speedups: landscape.run (matching records) over each baseline
     by = {r["workload"]: r for r in rows}
     hist_row, final_row = by["landscape.run every=1"], by[f"landscape.run every={steps}"]
     for r in rows:
+        if r.get("skipped"):
+            continue
         if not r["workload"].startswith("landscape") or r["workload"].endswith("1 CPU device"):
             r["speedup_every1"] = hist_row["settings_per_s"] / r["settings_per_s"]
             r["speedup_every_steps"] = final_row["settings_per_s"] / r["settings_per_s"]
-    targets = {}
-    if "torch loop (seed 000)" in by:
-        s = by["torch loop (seed 000)"]
-        targets["vs torch loop ≥ 2000×"] = {"value": s["speedup_every1"], "met": s["speedup_every1"] >= 2000,
-                                            "every=steps": s["speedup_every_steps"]}
-    for base, ours, label in (("optax+vmap history", hist_row, "every=1 vs optax history"),
-                              ("optax+vmap final", final_row, f"every={steps} vs optax final")):
-        if base in by:
-            v = ours["settings_per_s"] / by[base]["settings_per_s"]
-            targets[f"{label} ≥ 1× (issue 3)"] = {"value": v, "met": v >= 1.0}
-            targets[f"{label} ≥ 1.5× (issue 6)"] = {"value": v, "met": v >= 1.5}
+    targets = {"vs torch loop ≥ 2000×": ratio_target(by["torch loop (seed 000)"], "speedup_every1", 2000)}
+    for base, key, label in (("optax+vmap history", "speedup_every1", "every=1 vs optax history"),
+                             ("optax+vmap final", "speedup_every_steps", f"every={steps} vs optax final")):
+        targets[f"{label} ≥ 1× (issue 3)"] = ratio_target(by[base], key, 1.0)
+        targets[f"{label} ≥ 1.5× (issue 6)"] = ratio_target(by[base], key, 1.5)
 
     diagnostics = {}
     if not args.no_diagnostics:
-        if not args.no_optax:
+        if optax is not None:
             fn = optax_runner(x, y, steps, False, per_sample=True)
             t = timed(lambda: fn(lr, mom), repeats=repeats, max_s=30.0)
             out = jax.device_get(t.pop("result"))
@@ -396,9 +387,9 @@ def main(argv=None) -> dict:
             row["speedup_every_steps"] = final_row["settings_per_s"] / row["settings_per_s"]
             row["speedup_every1"] = hist_row["settings_per_s"] / row["settings_per_s"]
             print(f"    vs landscape.run: {err}")
-        diagnostics["hlo"] = hlo_diagnostics(prob, x, y, lr, mom, steps)
-    peaks = [] if args.no_peak else [peak_memory(s, n_lr, n_mom, steps, args.cpu_devices) for s in
-                                     ("landscape:1", f"landscape:{steps}", "optax:1", f"optax:{steps}")]
+        diagnostics["hlo"] = hlo_diagnostics(x, y, lr, mom, n_lr, n_mom, steps, args.cpu_devices, optax)
+    specs = ["landscape:1", f"landscape:{steps}"] + (["optax:1", f"optax:{steps}"] if optax is not None else [])
+    peaks = [] if args.no_peak else [peak_memory(s, n_lr, n_mom, steps, args.cpu_devices) for s in specs]
 
     print(f"\n{prob.name} (mse, {n_samples} samples), {n:,} SGD settings × {steps} steps, {tag}, float32; SGEMM roofline "
           f"{sgemm['gflops']:.1f} GFLOP/s; speedup = landscape.run settings/s ÷ the row's (every=1 | every={steps})")
@@ -408,12 +399,7 @@ def main(argv=None) -> dict:
                        ("useful_gflops", "GFLOP/s", ".3g"), ("roofline_frac", "of SGEMM", ".1%"),
                        ("speedup_every1", "vs every=1", ".3g"), ("speedup_every_steps", f"vs every={steps}", ".3g"),
                        ("max_rel_err", "max rel err", ".1e")])
-    for r in rows:
-        if r.get("note"):
-            print(f"  note: {r['workload']}: {r['note']}")
-    print("targets:")
-    for name, tgt in targets.items():
-        print(f"  {name}: {tgt['value']:.3g} — {'met' if tgt['met'] else 'MISSED'}")
+    print_notes_and_targets(rows, targets)
     for pk in peaks:
         if "error" in pk:
             print(f"peak memory {pk['workload']}: FAILED: {pk['error']}")
@@ -434,7 +420,7 @@ def main(argv=None) -> dict:
               "diverged_settings": diverged, "flop_count": FLOP_COUNT, "tolerance": TOLERANCE, "tag": tag,
               "args": vars(args), "environment": environment(), "sgemm": sgemm, "rows": rows, "checks": check,
               "targets": targets, "peak_memory": peaks, "diagnostics": diagnostics, "warnings": warnings}
-    print(f"saved {save_json(path, result)}")
+    save_result(args, "trajectories", tag, result)
     return result
 
 

@@ -1,18 +1,25 @@
-"""Shared benchmark helpers: device description, timing, SGEMM roofline, memory, atomic JSON, tables.
+"""Shared benchmark helpers: device description, timing, roofline measurements, memory, peer libraries, result
+files, tables.
 
-Every bench script (``bench/grid.py``, later ``trajectories.py``, ``sweep.py``) should report the same
-things the same way (see DESIGN.md, "Performance model"): device, dtype, sizes, compile time apart from
-steady-state time, throughput, and ratios to baselines measured in the same run.
+Every workload (``map_speed``, ``run_speed``, ``sweep_speed``, ``startup``, ``roofline``) reports the same things
+the same way: device, dtype, sizes, compile time apart from steady-state time, throughput, and ratios to baselines
+measured in the same run. The peer libraries of the baselines, PyTorch and optax, are optional (:func:`peer`): a
+baseline whose library is missing is a row marked ``skipped``, and so is every target that needs it.
+
+Importing this module does not start JAX's backend (the suite's parent process imports it).
 """
 
 from __future__ import annotations
 
+import importlib
+import itertools
 import json
 import os
 import platform
 import re
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from landscape._files import atomic_write_text
 
 
 def device_tag() -> str:
@@ -60,9 +67,10 @@ def environment() -> dict:
         "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
-    torch = try_torch()
-    if torch is not None:
-        env["torch"] = torch.__version__
+    for name in PEERS:
+        module, _ = peer(name)
+        if module is not None:
+            env[name] = module.__version__
     return env
 
 
@@ -100,23 +108,71 @@ def busy_warning() -> str | None:
     return None
 
 
-def try_torch():
-    """``torch`` when installed, else None (baselines that need it are then skipped)."""
+PEERS = ("torch", "optax")  # the optional libraries of the baselines: `pip install "landscape[bench]"`
+
+
+def peer(name: str, off: bool = False):
+    """A peer library of the baselines: ``(module, None)``, or ``(None, why it is skipped)``: ``"not installed"``,
+    or ``"--no-<name>"`` when ``off``."""
+    if off:
+        return None, f"--no-{name}"
     try:
-        import torch
+        return importlib.import_module(name), None
     except ImportError:
-        return None
-    return torch
+        return None, "not installed"
 
 
-def add_common_arguments(p, name: str, quick_help: str) -> None:
-    """The flags every bench script shares: torch baselines, --quick, --tag and --json."""
+def torch_peer(args):
+    """:func:`peer` for PyTorch from the common flags, its threads set."""
+    torch, skipped = peer("torch", args.no_torch)
+    if torch is not None:
+        torch.set_num_threads(args.torch_threads)
+    return torch, skipped
+
+
+def skipped_row(workload: str, reason: str, **fields) -> dict:
+    """The row of a baseline that did not run; the table shows it as "skipped (<reason>)"."""
+    print(f"  {workload}: skipped ({reason})")
+    return {"workload": workload, "skipped": reason, **fields}
+
+
+def ratio_target(row: dict, key: str, minimum: float) -> dict:
+    """The target ``row[key] ≥ minimum`` on a baseline's row; skipped, for the row's reason, when it did not run."""
+    if row.get("skipped"):
+        return {"value": None, "met": None, "skipped": row["skipped"]}
+    return {"value": row[key], "met": row[key] >= minimum}
+
+
+def format_target(name: str, tgt: dict) -> str:
+    """``"<name>: <value> — met"`` (or ``MISSED``, or ``skipped (<reason>)``)."""
+    if tgt.get("skipped"):
+        return f"{name}: skipped ({tgt['skipped']})"
+    v = tgt.get("value")
+    if tgt.get("unit") == "fraction":
+        shown = f"{v:.1%}"
+    elif tgt.get("unit") == "s":
+        shown = f"{v:.2f} s"
+    elif "memory" in name and isinstance(v, (int, float)) and v > 1e5:
+        shown = f"{v / 2**20:.0f} MiB"
+    else:
+        shown = (f"{v:,.0f}" if 1000 <= abs(v) < 1e6 else f"{v:.3g}") if isinstance(v, (int, float)) else str(v)
+    return f"{name}: {shown} — {'met' if tgt.get('met') else 'MISSED'}"
+
+
+def add_common_arguments(p, quick_help: str) -> None:
+    """The flags every workload with baselines shares: torch baselines, --quick, --tag and --json."""
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch baselines")
     p.add_argument("--torch-threads", type=int, default=os.cpu_count(),
                    help="torch.set_num_threads (default: all CPUs)")
+    add_output_arguments(p, quick_help)
+
+
+def add_output_arguments(p, quick_help: str) -> None:
+    """--quick, --tag and --json."""
     p.add_argument("--quick", action="store_true", help=quick_help)
-    p.add_argument("--tag", help="device tag for the result file name (default e.g. cpu-2core)")
-    p.add_argument("--json", help=f"result path (default bench/results/{name}-<tag>[-quick].json)")
+    p.add_argument("--tag", help="device tag naming the result (default from the device, e.g. cpu-2core)")
+    p.add_argument("--json", help="result path (default: a new landscape-bench-<workload>-<tag>[-quick]-<date>.json "
+                   "in the current directory)")
 
 
 def add_cpu_devices_argument(p) -> None:
@@ -137,14 +193,9 @@ def set_cpu_devices(setting: str) -> None:
         raise SystemExit(f"--cpu-devices must be 'auto' or a whole number ≥ 1, got {setting!r}")
 
 
-def start_run(args, name: str):
-    """``(tag, result path, torch or None, warnings so far)`` from the common flags, torch's threads set."""
-    tag = args.tag or device_tag()
-    path = Path(args.json) if args.json else RESULTS / f"{name}-{tag}{'-quick' if args.quick else ''}.json"
-    torch = None if args.no_torch else try_torch()
-    if torch is not None:
-        torch.set_num_threads(args.torch_threads)
-    return tag, path, torch, [f"at start: {w}" for w in [busy_warning()] if w]
+def start_run(args):
+    """``(tag, warnings so far)`` from the common flags."""
+    return args.tag or device_tag(), [f"at start: {w}" for w in [busy_warning()] if w]
 
 
 def timed(fn, *, repeats: int = 3, warmup: int = 1, max_s: float | None = None) -> dict:
@@ -266,6 +317,16 @@ def peak_rss_bytes() -> int:
     return _proc_status("VmHWM") or ru_maxrss_bytes()
 
 
+def print_notes_and_targets(rows: list[dict], targets: dict, label=lambda row: row["workload"]) -> None:
+    """Print each row's note (under ``label(row)``), then the targets, met or not."""
+    for row in rows:
+        if row.get("note"):
+            print(f"  note: {label(row)}: {row['note']}")
+    print("targets:")
+    for name, tgt in targets.items():
+        print(f"  {format_target(name, tgt)}")
+
+
 def finish_warnings(warnings: list[str], disagreeing: list[str], library: str, tolerance: float) -> None:
     """Add the baselines that disagree with ``library`` and the CPU-busy check at the end to ``warnings``, and
     print them all."""
@@ -295,31 +356,34 @@ def peak_fields(t: dict) -> dict:
             "peak_added_bytes": peak - before if peak is not None and before is not None else None}
 
 
-def save_json(path, obj) -> Path:
-    """Write ``obj`` as JSON to ``path`` atomically (temporary file in the same folder, then ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, default=_jsonable)
-            f.write("\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the result file ordinary permissions
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+def write_json(path, obj) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically: a failure leaves any previous file untouched."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, default=_jsonable) + "\n")
 
 
 def _jsonable(value):
-    if isinstance(value, np.generic):
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
         return value.item()
-    if isinstance(value, np.ndarray):
+    if hasattr(value, "tolist"):
         return value.tolist()
-    return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def new_result_path(stem: str) -> Path:
+    """``<stem>-<YYYYmmdd-HHMMSS>.json`` in the current directory, with ``-2``, ``-3``… added while a ``.json`` or
+    ``.md`` file of that name exists: results never overwrite earlier ones."""
+    name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for candidate in itertools.chain([name], (f"{name}-{k}" for k in itertools.count(2))):
+        if not any((Path.cwd() / f"{candidate}{suffix}").exists() for suffix in (".json", ".md")):
+            return Path.cwd() / f"{candidate}.json"
+
+
+def save_result(args, name: str, tag: str, result: dict) -> Path:
+    """Write a workload's ``result`` to ``--json``, else to a new file in the current directory, and say where."""
+    path = Path(args.json) if args.json else new_result_path(f"landscape-bench-{name}-{tag}"
+                                                              f"{'-quick' if args.quick else ''}")
+    print(f"saved {write_json(path, result)}")
+    return path
 
 
 def fmt(value, spec: str = ".3g") -> str:
@@ -342,18 +406,16 @@ def print_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Used by trajectories.py and sweep.py
+# Fresh-process measurements and compiled-loop diagnostics
 
 
-def run_child(argv: list[str], timeout: float | None = None) -> dict:
+def run_child(argv: list[str], timeout: float | None = None, env: dict | None = None) -> dict:
     """Run ``[sys.executable, *argv]`` in a fresh process and parse the JSON object on its last stdout line.
 
     Returns ``{"error": ...}`` when the child fails. Measure peak memory this way: ``VmHWM`` is reset by exec.
     """
-    import subprocess
-
     try:
-        proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout} s"}
     if proc.returncode != 0:
@@ -440,3 +502,19 @@ def hlo_loop_stats(text: str) -> dict:
     fused, big_fused = count(body, set())
     return {"loop_body": body, "kernels": len(top), "big_kernels": sum(big(s) for s, _, _ in top),
             "fused_ops": fused, "big_ops": big_fused, "opcodes": opcodes, "hlo_lines": text.count("\n")}
+
+
+def compiled_loop_stats(argv: list[str]) -> dict:
+    """:func:`hlo_loop_stats` of the (largest) program with a loop that the fresh process ``[sys.executable, *argv]``
+    compiles, read from XLA's dump of the optimized HLO (``--xla_dump_to``): no private API needed."""
+    with tempfile.TemporaryDirectory(prefix="landscape-hlo-") as dump:
+        flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_dump_to={dump} --xla_dump_hlo_as_text".strip()
+        out = run_child(argv, env={**os.environ, "XLA_FLAGS": flags})
+        if "error" in out:
+            return out
+        loops = [(p.name, p.read_text()) for p in Path(dump).glob("*after_optimizations.txt")]
+        loops = [(name, text) for name, text in loops if " while(" in text]
+        if not loops:
+            return {"error": "no compiled loop in XLA's dump"}
+        name, text = max(loops, key=lambda loop: len(loop[1]))
+        return {"module": name, **hlo_loop_stats(text)}

@@ -1,17 +1,16 @@
-"""``landscape bench``: run the benchmark suite of the source tree and print one table.
+"""``landscape bench``: run the benchmark suite and print one table.
 
-The benchmark scripts live in ``bench/`` next to the package (a source checkout), not in the installed package.
-Each runs as a fresh subprocess with ``--json`` (and ``--quick``), so it measures its own compile times and peak
-memory; this module merges their JSON into one suite JSON (``bench/results/<tag>[-quick].json``), one table
-(stdout, and a Markdown copy next to the JSON), and the issue's targets.
+Each workload (:data:`WORKLOADS`: modules of this package) runs as a fresh process with ``--json`` (and
+``--quick``), so it measures its own compile times and peak memory; this module merges their JSON into one suite
+JSON (``--json``, else a new ``landscape-bench-<tag>[-quick]-<date>.json`` in the current directory), one table
+(stdout, and a Markdown copy next to the JSON), and the issues' targets.
 
-The roofline comes from ``bench/roofline.py``, run first in the same suite run on the same device: a float32
-SGEMM (FLOP/s) and a device-to-device copy (bytes read + written per second). Each workload's "of roofline" is
-its useful FLOP/s over the SGEMM's or its compulsory bytes/s over the copy's, whichever bounds it (the classic
-roofline: memory-bound when its flops per byte are below the SGEMM/copy ridge).
+The roofline comes from :mod:`landscape.bench.roofline`, run first in the same suite run on the same device: a
+float32 SGEMM (FLOP/s) and a device-to-device copy (bytes read + written per second). Each workload's "of
+roofline" is its useful FLOP/s over the SGEMM's or its compulsory bytes/s over the copy's, whichever bounds it (the
+classic roofline: memory-bound when its flops per byte are below the SGEMM/copy ridge).
 
-This module imports neither JAX nor the benchmark scripts: the parent process stays small and never initialises
-an accelerator the children need.
+The parent process never starts JAX's backend: it holds no accelerator the children need.
 """
 
 from __future__ import annotations
@@ -26,10 +25,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from landscape._files import atomic_write_text
+from landscape.bench.common import format_target, new_result_path, write_json
+
 SUITE = ("grid", "trajectories", "sweep", "startup")
-# extra flags for --quick: the scripts' own --quick plus the cuts that bring the suite to about a minute on 2 cores
+# How each workload runs: the command its flags follow (the suite's names stay those of the result files and tables)
+WORKLOADS = {name: [sys.executable, "-m", f"landscape.bench.{module}"] for name, module in (
+    ("roofline", "roofline"), ("grid", "map_speed"), ("trajectories", "run_speed"), ("sweep", "sweep_speed"),
+    ("startup", "startup"))}
+# extra flags for --quick: the workloads' own --quick plus the cuts that bring the suite to about a minute on 2 cores
 QUICK_FLAGS = {"roofline": [], "grid": [], "trajectories": ["--no-diagnostics"], "sweep": ["--no-cli"], "startup": []}
-TIMEOUT_S = {True: 600.0, False: 3600.0}  # per script, quick / full
+TIMEOUT_S = {True: 600.0, False: 3600.0}  # per workload, quick / full
 
 # Compulsory device-memory traffic of each workload (the memory side of the roofline), float32:
 MAP_VALUE_BYTES = 4  # a map writes one value per point (the data is read once and stays in cache)
@@ -39,30 +45,14 @@ BYTES_MODEL = ("maps: 4 B written per point; runs and sweeps: the optimizer stat
                "buffers, 16 B per setting) read and written every step (32 B per setting-step: a scan carries it "
                "through device memory) + 4 B per recorded loss")
 FLOPS_MODEL = ("maps: 5 useful flops per point per sample; runs and sweeps: 9 per setting per step per sample "
-               "(the scripts' flop_count)")
+               "(the workloads' flop_count)")
 
 
 class BenchError(ValueError):
     """A user error: one line on stderr, exit code 2."""
 
 
-# ------------------------------------------------------------------------------------------------ locating, parsing
-
-
-def bench_dir() -> Path:
-    """``bench/`` of the source tree this package was imported from."""
-    import landscape
-
-    return Path(landscape.__file__).resolve().parents[1] / "bench"
-
-
-def check_bench_dir(path: Path, names) -> None:
-    missing = [n for n in ("roofline", *names) if not (path / f"{n}.py").is_file()]
-    if not path.is_dir():
-        raise BenchError(f"no benchmark scripts: {path} does not exist (landscape is installed without its source "
-                         "tree; run `landscape bench` from a source checkout installed with `pip install -e .`)")
-    if missing:
-        raise BenchError(f"no benchmark scripts: {', '.join(f'{n}.py' for n in missing)} missing in {path}")
+# ------------------------------------------------------------------------------------------------ parsing, checking
 
 
 def parse_only(text: str) -> list[str]:
@@ -84,23 +74,29 @@ def _only_type(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def check_writable(path: Path, what: str = "--json") -> Path:
-    """Raise :class:`BenchError` unless a file can be created at ``path`` (tried for real, then removed)."""
+def check_writable(path: Path) -> Path:
+    """Raise :class:`BenchError` unless a file can be created at ``--json`` ``path`` (tried for real, then removed)."""
     path = Path(path)
+    what = f"--json {str(path)!r}"
     if path.is_dir():
-        raise BenchError(f"{what} {str(path)!r} is a directory; give a file path such as {path / 'bench.json'}")
+        raise BenchError(f"{what} is a directory; give a file path such as {path / 'bench.json'}")
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
-        raise BenchError(f"{what} {str(path)!r}: directory {str(directory)!r} does not exist")
+        raise BenchError(f"{what}: directory {str(directory)!r} does not exist")
+    check_directory(directory, what)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise BenchError(f"{what}: not writable")
+    return path
+
+
+def check_directory(directory: Path, what: str) -> None:
+    """Raise :class:`BenchError` (about ``what``) unless a file can be created in ``directory``."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".probe")
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".landscape-bench.", suffix=".probe")
         os.close(fd)
         os.unlink(tmp)
     except OSError as err:
-        raise BenchError(f"{what} {str(path)!r}: not writable ({err.strerror or err})") from None
-    if path.exists() and not os.access(path, os.W_OK):
-        raise BenchError(f"{what} {str(path)!r}: not writable")
-    return path
+        raise BenchError(f"{what}: not writable ({err.strerror or err})") from None
 
 
 def check_tag(tag: str) -> str:
@@ -109,49 +105,15 @@ def check_tag(tag: str) -> str:
     return tag
 
 
-def write_json(path, obj) -> Path:
-    """Write ``obj`` as JSON to ``path`` atomically: a temporary file in the same folder, then ``os.replace``.
-
-    A failure (unserialisable value, full disk) leaves any previous file untouched and no temporary file behind.
-    """
-    return write_text(path, json.dumps(obj, indent=2, default=_jsonable) + "\n")
-
-
-def write_text(path, text: str) -> Path:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _jsonable(value):
-    if hasattr(value, "item") and getattr(value, "shape", None) == ():
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 # ------------------------------------------------------------------------------------------------ running
 
 
-def run_script(script: Path, json_path: Path, flags: list[str], log_path: Path, timeout: float) -> dict:
-    """Run ``python script --json json_path *flags`` as a fresh process; its JSON, or ``{"error": ...}``."""
+def run_workload(command: list[str], json_path: Path, flags: list[str], log_path: Path, timeout: float) -> dict:
+    """Run ``command --json json_path *flags`` as a fresh process; its JSON, or ``{"error": ...}``."""
     t0 = time.perf_counter()
     with open(log_path, "w") as log:
         try:
-            proc = subprocess.run([sys.executable, str(script), "--json", str(json_path), *flags], stdout=log,
+            proc = subprocess.run([*command, "--json", str(json_path), *flags], stdout=log,
                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=timeout, check=False)
             rc = proc.returncode
         except subprocess.TimeoutExpired:
@@ -179,7 +141,7 @@ def _last_line(text: str) -> str:
 
 
 def _peak_index(name: str, data: dict) -> dict:
-    """``(workload, sizes) → (peak RSS, peak minus RSS after import)`` from a script's fresh-process
+    """``(workload, sizes) → (peak RSS, peak minus RSS after import)`` from a workload's fresh-process
     ``peak_memory`` entries."""
     out = {}
     peaks = data.get("peak_memory") or []
@@ -216,14 +178,14 @@ def _base_row(bench: str, r: dict, **fields) -> dict:
            "compile_s": r.get("compile_s"), "steady_s": r.get("steady_s"), "first_s": r.get("first_s"),
            "throughput": None, "unit": None, "ratio": None, "gflops": r.get("useful_gflops"), "gbytes_per_s": None,
            "peak_rss_bytes": r.get("peak_rss_bytes"), "peak_added_bytes": r.get("peak_added_bytes"),
-           "peak_fresh_process": False, "diagnostic": bool(r.get("diagnostic")),
+           "peak_fresh_process": False, "diagnostic": bool(r.get("diagnostic")), "skipped": r.get("skipped"),
            "max_rel_err": r.get("max_rel_err"), "ok": r.get("ok"), "note": r.get("note")}
     row.update(fields)
     return row
 
 
 def normalize(name: str, data: dict) -> list[dict]:
-    """One script's JSON → the suite's rows (same keys for every bench)."""
+    """One workload's JSON → the suite's rows (same keys for every bench)."""
     if not data or "error" in data:
         return []
     rows, peaks = [], _peak_index(name, data)
@@ -249,7 +211,7 @@ def normalize(name: str, data: dict) -> list[dict]:
             if (row["workload"], sizes) in peaks:  # a fresh process's figure counts only what the workload needs
                 row["peak_rss_bytes"], row["peak_added_bytes"] = peaks[(row["workload"], sizes)]
                 row["peak_fresh_process"] = True
-        else:  # startup and any future script: rows already in the suite's shape
+        else:  # startup and any future workload: rows already in the suite's shape
             row = _base_row(name, r, sizes=r.get("sizes", "-"), throughput=r.get("throughput"), unit=r.get("unit"),
                             ratio=r.get("ratio"), bytes_per_unit=r.get("bytes_per_unit"),
                             peak_fresh_process=name == "startup")
@@ -289,7 +251,7 @@ def apply_roofline(rows: list[dict], roofline: dict | None) -> None:
 
 
 def collect_targets(results: dict, rows: list[dict], roofline: dict | None) -> dict:
-    """The scripts' own targets (prefixed with their name) plus the issue's map targets computed here."""
+    """The workloads' own targets (prefixed with their name) plus the issue's map targets computed here."""
     out = {}
     for name, data in results.items():
         for tname, tgt in (data.get("targets") or {}).items():
@@ -314,7 +276,7 @@ def collect_targets(results: dict, rows: list[dict], roofline: dict | None) -> d
 
 
 def merge(results: dict, roofline: dict | None) -> dict:
-    """Scripts' JSON (``{bench: json}``, suite order) → ``{"rows", "targets", "warnings", "errors"}``."""
+    """The workloads' JSON (``{bench: json}``, suite order) → ``{"rows", "targets", "warnings", "errors"}``."""
     rows = [row for name, data in results.items() for row in normalize(name, data)]
     apply_roofline(rows, roofline)
     warnings = [f"{name}: {w}" for name, data in ({"roofline": roofline or {}} | results).items()
@@ -341,6 +303,8 @@ def _cell(row: dict, key: str) -> str:
     v = row.get(key)
     if key == "workload":
         return v + (" [diag]" if row.get("diagnostic") else "")
+    if key == "throughput" and row.get("skipped"):
+        return f"skipped ({row['skipped']})"
     if v is None or v == "":
         return "-"
     if key in ("compile_s", "steady_s"):
@@ -402,7 +366,7 @@ def format_notes(suite: dict) -> list[str]:
                  "GFLOP/s ÷ SGEMM or GB/s ÷ copy, whichever bounds the workload; [diag] = diagnostic, not a baseline")
     notes.append("peak MiB: the peak resident memory (VmHWM, reset before the workload) of the process that ran it: "
                  "* = a fresh process of its own (added = above its resident memory after the imports); otherwise "
-                 "the benchmark script's process over the workload's timed calls (added = above its resident memory "
+                 "the workload process over its timed calls (added = above its resident memory "
                  "before them, which holds the interpreter, JAX, PyTorch and earlier results)")
     start = suite.get("benchmarks", {}).get("startup") or {}
     if start.get("rows"):
@@ -423,16 +387,7 @@ def format_notes(suite: dict) -> list[str]:
         notes.append("targets below are at --quick sizes, where fixed costs weigh more: indicative only; the "
                      "issues' targets apply to the full run")
     for name, tgt in suite.get("targets", {}).items():
-        v = tgt.get("value")
-        if tgt.get("unit") == "fraction":
-            shown = f"{v:.1%}"
-        elif tgt.get("unit") == "s":
-            shown = f"{v:.2f} s"
-        elif "memory" in name and isinstance(v, (int, float)) and v > 1e5:
-            shown = f"{v / 2**20:.0f} MiB"
-        else:
-            shown = (f"{v:,.0f}" if 1000 <= abs(v) < 1e6 else f"{v:.3g}") if isinstance(v, (int, float)) else str(v)
-        notes.append(f"target {name}: {shown} — {'met' if tgt.get('met') else 'MISSED'}")
+        notes.append(f"target {format_target(name, tgt)}")
     for name, err in suite.get("errors", {}).items():
         notes.append(f"FAILED {name}: {err}")
     for w in suite.get("warnings", []):
@@ -457,9 +412,16 @@ def format_report(suite: dict, markdown: bool = False) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The description and options of ``landscape bench`` on ``p``."""
+    p.description = ("Run the benchmark suite (loss maps, runs, sweeps, startup, each with its baselines and the "
+                     "device's roofline) on the device JAX sees, each workload in a fresh process; print one table "
+                     "and save it as JSON and Markdown: with --json PATH there, else to a new "
+                     "landscape-bench-<tag>[-quick]-<date>.json and .md in the current directory. PyTorch and optax "
+                     "baselines need `pip install \"landscape[bench]\"` and are skipped without it. "
+                     "Example: landscape bench --quick")
     p.add_argument("--quick", action="store_true", help="smoke-test sizes: about a minute on 2 CPU cores")
-    p.add_argument("--json", metavar="PATH", help="suite result (default bench/results/<tag>[-quick].json; a "
-                   "Markdown table is written next to it with the suffix .md)")
+    p.add_argument("--json", metavar="PATH", help="suite result (default: a new landscape-bench-<tag>[-quick]-<date>"
+                   ".json in the current directory); the Markdown table goes next to it with the suffix .md")
     p.add_argument("--tag", help="device tag naming the result (default from the device: cpu-2core, h100, …)")
     p.add_argument("--only", type=_only_type, metavar="LIST",
                    help=f"comma-separated subset of {','.join(SUITE)} (default: all)")
@@ -478,18 +440,18 @@ def _command_line(args, only: list[str]) -> str:
     return " ".join(parts)
 
 
-def run_suite(args, bench: Path | None = None, out=None, err=None) -> int:
-    """Run the suite described by ``args`` (``quick``, ``json``, ``tag``, ``only``); returns the exit code."""
+def run_suite(args, workloads: dict[str, list[str]] | None = None, out=None, err=None) -> int:
+    """Run the suite described by ``args`` (``quick``, ``json``, ``tag``, ``only``); returns the exit code.
+
+    ``workloads``: how to run each workload (default :data:`WORKLOADS`).
+    """
     out, err = out or sys.stdout, err or sys.stderr
-    bench = Path(bench) if bench is not None else bench_dir()
+    workloads = WORKLOADS if workloads is None else workloads
     only = args.only or list(SUITE)
-    check_bench_dir(bench, only)
     tag = check_tag(args.tag) if args.tag else None
     json_path = check_writable(Path(args.json)) if args.json else None
-    results_dir = bench / "results"
     if json_path is None:
-        results_dir.mkdir(exist_ok=True)
-        check_writable(results_dir / "suite.json", "bench/results")
+        check_directory(Path.cwd(), f"the current directory {str(Path.cwd())!r} (results go there without --json)")
     quick = bool(args.quick)
     timeout = TIMEOUT_S[quick]
     t_start = time.perf_counter()
@@ -504,34 +466,34 @@ def run_suite(args, bench: Path | None = None, out=None, err=None) -> int:
         def run(name: str) -> dict:
             flags = (["--quick", *QUICK_FLAGS.get(name, [])] if quick else []) + (["--tag", tag] if tag else [])
             progress(f"{name} …")
-            data = run_script(bench / f"{name}.py", tmp / f"{name}.json", flags, tmp / f"{name}.log", timeout)
+            data = run_workload(workloads[name], tmp / f"{name}.json", flags, tmp / f"{name}.log", timeout)
             status = f"FAILED: {data['error']}" if "error" in data else "done"
             progress(f"{name} {status} ({data['suite_wall_s']:.1f} s)")
             return data
 
         roofline = run("roofline")
-        if tag is None:  # the device's, as the roofline script saw it; passed on so every row names it alike
+        if tag is None:  # the device's, as the roofline workload saw it; passed on so every row names it alike
             tag = roofline.get("tag") or _fallback_tag()
         for name in only:
             results[name] = run(name)
 
     merged = merge(results, roofline)
     env = roofline.get("environment") or {}
-    import landscape
+    from landscape import __version__
 
     suite = {"benchmark": "suite", "tag": tag, "quick": quick, "only": only, "command": _command_line(args, only),
              "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "device_kind": roofline.get("device_kind"),
-             "platform": roofline.get("platform"), "version": landscape.__version__, "environment": env,
+             "platform": roofline.get("platform"), "version": __version__, "environment": env,
              "roofline": roofline, "flops_model": FLOPS_MODEL, "bytes_model": BYTES_MODEL, **merged,
              "wall_s": time.perf_counter() - t_start,
              "script_wall_s": {n: d.get("suite_wall_s") for n, d in {"roofline": roofline, **results}.items()},
              "benchmarks": results}
     suite["table"] = format_table(suite["rows"])
-    path = json_path or results_dir / f"{tag}{'-quick' if quick else ''}.json"
+    path = json_path or new_result_path(f"landscape-bench-{tag}{'-quick' if quick else ''}")
     md_path = path.with_suffix(".md") if path.suffix != ".md" else path.with_name(path.name + ".table.md")
     print(format_report(suite), file=out, flush=True)
     write_json(path, suite)
-    write_text(md_path, format_report(suite, markdown=True))
+    atomic_write_text(md_path, format_report(suite, markdown=True))
     progress(f"{len(suite['rows'])} rows in {suite['wall_s']:.0f} s; saved {path} and {md_path}")
     return 1 if suite["errors"] else 0
 
@@ -545,17 +507,17 @@ def command(args) -> int:
     return run_suite(args)
 
 
-def main(argv: list[str] | None = None, bench: Path | None = None) -> int:
-    """Stand-alone entry (``python bench/suite.py``): same options and exit codes as ``landscape bench``."""
+def main(argv: list[str] | None = None, workloads: dict[str, list[str]] | None = None) -> int:
+    """Stand-alone entry (``python bench/suite.py`` in a checkout): same options and exit codes as
+    ``landscape bench``; ``workloads`` as in :func:`run_suite`."""
     class Parser(argparse.ArgumentParser):
         def error(self, message):
             raise BenchError(f"{self.prog}: {message} (see --help)")
 
-    p = Parser(prog="landscape bench", description="Run the benchmark suite (bench/) on the device JAX sees and "
-               "print one table; JSON to bench/results/<tag>[-quick].json.")
+    p = Parser(prog="landscape bench")
     add_arguments(p)
     try:
-        return run_suite(p.parse_args(argv), bench=bench)
+        return run_suite(p.parse_args(argv), workloads=workloads)
     except BenchError as e:
         print(f"landscape bench: error: {e}", file=sys.stderr)
         return 2

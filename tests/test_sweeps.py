@@ -11,6 +11,8 @@ import pytest
 import landscape as ls
 from landscape import optim, problems
 
+DIVERGED = ls.Status.DIVERGED
+
 
 @pytest.fixture(scope="module")
 def sgd_sweep():
@@ -24,7 +26,7 @@ def test_sweep_equals_individual_runs(sgd_sweep):
     for i, j in [(0, 0), (3, 2), (4, 1), (4, 4), (6, 0)]:
         lr, mu = sw.axes["lr"][i], sw.axes["momentum"][j]
         traj = ls.run(problems.seed_regression(), optim.SGD(lr=lr, momentum=mu), steps=60)
-        assert sw.status[i, j] == 2 if traj.diverged else sw.status[i, j] != 2
+        assert sw.status[i, j] == DIVERGED if traj.diverged else sw.status[i, j] != DIVERGED
         if traj.diverged:  # float32 rounding differs between batch layouts; a blow-up amplifies it
             continue
         np.testing.assert_allclose(sw.loss_curves[i, j], traj.loss, rtol=1e-5)
@@ -36,17 +38,17 @@ def test_sweep_equals_individual_runs(sgd_sweep):
 
 def test_divergence_flagged_not_raised(sgd_sweep):
     sw = sgd_sweep
-    assert (sw.status[-1, :4] == 2).all() and (sw.status[0] != 2).all()  # lr = 2 blows up, lr = 1e-3 does not
-    assert np.isnan(sw.final_loss[sw.status == 2]).all()
-    assert (sw.diverged_at[sw.status == 2] > 0).all() and (sw.diverged_at[sw.status != 2] == -1).all()
+    assert (sw.status[-1, :4] == DIVERGED).all() and (sw.status[0] != DIVERGED).all()  # lr = 2 blows up, lr = 1e-3 does not
+    assert np.isnan(sw.final_loss[sw.status == DIVERGED]).all()
+    assert (sw.diverged_at[sw.status == DIVERGED] > 0).all() and (sw.diverged_at[sw.status != DIVERGED] == -1).all()
 
 
 def test_status_uses_known_minimum(sgd_sweep):
     sw = sgd_sweep
     tol = problems.seed_regression().min_value + 1e-3
     assert sw.meta["tol"] == pytest.approx(tol)
-    finite = sw.status != 2
-    np.testing.assert_array_equal(sw.status[finite] == 0, sw.final_loss[finite] <= tol)
+    finite = sw.status != DIVERGED
+    np.testing.assert_array_equal(sw.status[finite] == ls.Status.CONVERGED, sw.final_loss[finite] <= tol)
     for index in zip(*np.nonzero(sw.steps_to_tol >= 0)):
         curve = sw.loss_curves[index]
         assert sw.steps_to_tol[index] == int(np.argmax(curve <= tol))
@@ -167,15 +169,15 @@ def test_optimizer_class_error():
 def test_sharded_over_four_devices_equals_one_device(tmp_path):
     script = textwrap.dedent("""
         import json, sys, numpy as np, jax, landscape as ls
-        from landscape import _chunks
+        from landscape import _engine
         sw = ls.sweep(ls.problems.seed_regression(), ls.optim.SGD, 25, lr=np.linspace(0.01, 1.2, 13),
                       momentum=[0.0, 0.5, 0.9], memory_budget=300_000)
-        compile_cached, sharded = _chunks.compile_cached, []
-        def spy(jitted, args, static):  # is the tile's output split across the devices?
-            compiled = compile_cached(jitted, args, static)
+        compile_cached, sharded = _engine._compile_cached, []
+        def spy(key):  # is the tile's output split across the devices?
+            compiled = compile_cached(key)
             sharded.append(not jax.tree_util.tree_leaves(compiled.output_shardings)[0].is_fully_replicated)
             return compiled
-        _chunks.compile_cached = spy
+        _engine._compile_cached = spy
         prob, x, y = ls.problems.softmax_regression(), ls.Axis("weight[0,0]", -5, 5, 33), ls.Axis("bias[1]", -5, 5, 21)
         maps = {chunk: ls.loss_map(prob, x, y, grad=True, chunk_size=chunk) for chunk in (264, 16)}  # rows, columns
         np.savez(sys.argv[1], final_loss=sw.final_loss, w=sw.final_params["weight"], status=sw.status,

@@ -1,15 +1,16 @@
-"""Sweep throughput: ``landscape.sweep`` over SGD (lr × momentum) on ``seed_regression``, and its peak memory.
+"""Sweep throughput (the suite's ``sweep``): ``landscape.sweep`` over SGD (lr × momentum) on ``seed_regression``, and
+its peak memory.
 
-    python bench/sweep.py            # (a) 100 × 100 settings × 1000 steps (+ CLI), (b) 1000 × 1000 × 100 steps (~4 min)
-    python bench/sweep.py --quick    # (a) 30 × 30 × 1000, (b) 100 × 100 × 100 (~40 s; writes sweep-<tag>-quick.json)
+    python -m landscape.bench.sweep_speed            # (a) 100 × 100 × 1000 steps + CLI, (b) 1000² × 100 (~4 min)
+    python -m landscape.bench.sweep_speed --quick    # (a) 30 × 30 × 1000, (b) 100 × 100 × 100 (~40 s)
 
 (a) 10,000 settings × 1000 full-batch steps through ``landscape.sweep`` (and the ``landscape sweep`` CLI, as a
-subprocess wall time, when it exists), (b) 1,000,000 settings × 100 steps, with the peak memory of each in a fresh
-process (target < 4 GB for (b)). Baselines, measured in the same run and checked against the sweep's final
-losses: optax + ``jax.vmap`` (``jit(vmap(run_one))`` over ``inject_hyperparams(optax.sgd)``, final loss only; for
-(b) in chunks of 2^16 settings per call, as a user would) and seed 000's PyTorch loop once per setting (a few
-settings, extrapolated). Diagnostics: chunk sizes via ``memory_budget=`` and optax chunk sizes. The baselines are
-those of bench/trajectories.py. See bench/README.md.
+subprocess wall time), (b) 1,000,000 settings × 100 steps, with the peak memory of each in a fresh process (target
+< 4 GB for (b)). Baselines, measured in the same run and checked against the sweep's final losses: optax +
+``jax.vmap`` (``jit(vmap(run_one))`` over ``inject_hyperparams(optax.sgd)``, final loss only; for (b) in chunks of
+2^16 settings per call, as a user would) and seed 000's PyTorch loop once per setting (a few settings,
+extrapolated); without PyTorch or optax their rows and targets are marked skipped. Diagnostics: chunk sizes via
+``memory_budget=`` and optax chunk sizes. The baselines are those of :mod:`landscape.bench.run_speed`.
 
 On CPU the process asks JAX for one device per core (``--cpu-devices auto``, what ``landscape sweep`` does), so
 ``landscape.sweep`` shards its settings over the cores; the baselines run as their users write them (one
@@ -26,17 +27,16 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import jax
+import numpy as np
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-
-import landscape as ls  # noqa: E402
-from _common import (add_common_arguments, add_cpu_devices_argument, environment, finish_warnings,  # noqa: E402
-                     max_rel_err, peak_fields, peak_rss_bytes, print_table, rss_bytes, run_child, save_json,
-                     set_cpu_devices, sgemm_roofline, start_run, timed)
-from trajectories import (FLOP_COUNT, FLOPS_PER_SAMPLE_STEP, LR_RANGE, MOMENTUM_RANGE, TOLERANCE,  # noqa: E402
-                          optax_runner, problem, settings, time_torch, torch_indices)
+import landscape as ls
+from landscape.bench.common import (add_common_arguments, add_cpu_devices_argument, environment, finish_warnings,
+                                    max_rel_err, peak_fields, peak_rss_bytes, peer, print_notes_and_targets,
+                                    print_table, ratio_target, rss_bytes, run_child, save_result, set_cpu_devices,
+                                    sgemm_roofline, skipped_row, start_run, timed, torch_peer)
+from landscape.bench.run_speed import (FLOP_COUNT, FLOPS_PER_SAMPLE_STEP, LR_RANGE, MOMENTUM_RANGE, TOLERANCE,
+                                       optax_runner, problem, settings, time_torch, torch_indices)
 
 OPTAX_CHUNK = 2**16  # settings per optax call for large sweeps
 PEAK_TARGET = 4 * 10**9
@@ -99,8 +99,9 @@ def child(spec: str, n_lr: int, n_mom: int, steps: int, repeats: int) -> None:
 
 
 def child_argv(spec: str, n_lr: int, n_mom: int, steps: int, cpu_devices: str, repeats: int = 1) -> list[str]:
-    return [__file__, "--child", spec, "--lrs-b", str(n_lr), "--momenta-b", str(n_mom), "--steps-b", str(steps),
-            "--cpu-devices", cpu_devices, "--repeats", str(repeats)]
+    """:func:`run_child`'s arguments for this module in child mode."""
+    return ["-m", __spec__.name, "--child", spec, "--lrs-b", str(n_lr), "--momenta-b", str(n_mom),
+            "--steps-b", str(steps), "--cpu-devices", cpu_devices, "--repeats", str(repeats)]
 
 
 def peak_memory(spec: str, n_lr: int, n_mom: int, steps: int, part: str, cpu_devices: str) -> dict:
@@ -111,11 +112,6 @@ def peak_memory(spec: str, n_lr: int, n_mom: int, steps: int, part: str, cpu_dev
     if "peak_rss_bytes" in out:
         out["meets_target"] = out["peak_rss_bytes"] < PEAK_TARGET
     return out
-
-
-def cli_available() -> bool:
-    proc = subprocess.run([sys.executable, "-m", "landscape", "sweep", "--help"], capture_output=True, text=True)
-    return proc.returncode == 0
 
 
 def time_cli(n_lr: int, n_mom: int, steps: int) -> dict:
@@ -136,7 +132,7 @@ def time_cli(n_lr: int, n_mom: int, steps: int) -> dict:
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m landscape.bench.sweep_speed", description=__doc__.split("\n\n")[0])
     p.add_argument("--lrs-a", type=int, help="(a) learning rates; default 100 (30 with --quick)")
     p.add_argument("--momenta-a", type=int, help="(a) momenta; default 100 (30 with --quick)")
     p.add_argument("--steps-a", type=int, default=1000)
@@ -151,7 +147,7 @@ def main(argv=None) -> dict:
     p.add_argument("--no-peak", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--no-diagnostics", action="store_true", help="skip the chunk-size diagnostics")
     add_cpu_devices_argument(p)
-    add_common_arguments(p, "sweep", "smoke test: small grids")
+    add_common_arguments(p, "smoke test: small grids")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     set_cpu_devices(args.cpu_devices)
@@ -163,7 +159,9 @@ def main(argv=None) -> dict:
              "b": (n_lr_b, n_mom_b, args.steps_b)}
     k_torch = {"a": args.torch_settings or (2 if q else 5), "b": args.torch_settings or (5 if q else 20)}
     repeats = 2 if q and args.repeats == 3 else args.repeats
-    tag, path, torch, warnings = start_run(args, "sweep")
+    tag, warnings = start_run(args)
+    torch, torch_skipped = torch_peer(args)
+    optax, optax_skipped = peer("optax", args.no_optax)
     prob = problem()
     x, y = (np.asarray(a, np.float32) for a in prob.data)
     n_samples = len(x)
@@ -172,7 +170,8 @@ def main(argv=None) -> dict:
           f"  (--cpu-devices {args.cpu_devices})")
     for part, (a, b, s) in parts.items():
         print(f"({part}) {a} lrs in logspace(-3, 0) × {b} momenta in linspace(0, 0.99) = {a * b:,} settings × {s} steps")
-    print(f"torch: {torch.__version__ + f' ({torch.get_num_threads()} threads)' if torch else 'not used'}")
+    print(f"torch: {torch.__version__ + f' ({torch.get_num_threads()} threads)' if torch else torch_skipped}; "
+          f"optax: {optax.__version__ if optax else optax_skipped}")
     sgemm = sgemm_roofline(1024 if q else 2048)
     print(f"SGEMM: jax {sgemm['jax']['gflops']:.1f} GFLOP/s, numpy {sgemm['numpy']['gflops']:.1f} GFLOP/s")
 
@@ -213,19 +212,17 @@ def main(argv=None) -> dict:
                     note="a fresh process with JAX's default single CPU device (XLA splits each kernel over the "
                          "cores instead)")
         if part == "a" and not args.no_cli:
-            if cli_available():
-                cli = time_cli(n_lr, n_mom, steps)
-                extra["cli"] = cli
-                if "error" in cli:
-                    warnings.append(f"landscape sweep CLI failed: {cli['error'][-300:]}")
-                else:
-                    add(part, "landscape sweep (CLI)", {"median_s": cli["wall_s"], "first_s": cli["wall_s"],
-                                                        "times_s": [cli["wall_s"]]},
-                        note="one fresh process: imports, compile, sweep, CSV and PNG; compile not separated")
+            cli = extra["cli"] = time_cli(n_lr, n_mom, steps)
+            if "error" in cli:
+                warnings.append(f"landscape sweep CLI failed: {cli['error'][-300:]}")
             else:
-                extra["cli"] = {"error": "`landscape sweep` does not exist yet (landscape sweep --help fails)"}
-                print("  (a) landscape sweep CLI: not available yet")
-        if not args.no_optax:
+                add(part, "landscape sweep (CLI)", {"median_s": cli["wall_s"], "first_s": cli["wall_s"],
+                                                    "times_s": [cli["wall_s"]]},
+                    note="one fresh process: imports, compile, sweep, CSV and PNG; compile not separated")
+        skipped = dict(part=part, settings=n, steps=steps, device=tag, dtype="float32")
+        if optax is None:
+            rows.append(skipped_row("optax+vmap final", optax_skipped, **skipped))
+        else:
             chunk = n if n <= OPTAX_CHUNK else OPTAX_CHUNK
             fn = optax_runner(x, y, steps, False)
             t = timed(lambda: optax_chunked(fn, lr, mom, chunk), repeats=repeats, max_s=60.0)
@@ -233,7 +230,9 @@ def main(argv=None) -> dict:
             add(part, "optax+vmap final", t, chunk=chunk, max_rel_err=err["final_loss"], agreement=err,
                 ok=err["final_loss"] is not None and err["final_loss"] < TOLERANCE,
                 note=None if chunk == n else f"{-(-n // chunk)} calls of {chunk} settings (last one padded)")
-        if torch is not None:
+        if torch is None:
+            rows.append(skipped_row("torch loop (seed 000)", torch_skipped, **skipped))
+        else:
             idx = torch_indices(n, k_torch[part])
             t = time_torch(torch, x, y, lr, mom, idx, steps, lean=False)
             res = t.pop("result")
@@ -254,7 +253,7 @@ def main(argv=None) -> dict:
             budget_runs.append({"memory_budget": budget, "chunk": chunk, "first_s": t["first_s"], "s": t["median_s"]})
             print(f"  (b) landscape.sweep memory_budget={budget >> 20} MiB: chunk {chunk}, {t['median_s']:.3g} s")
         diagnostics["landscape_memory_budget"] = budget_runs
-        if not args.no_optax:
+        if optax is not None:
             optax_runs = []
             fn = optax_runner(x, y, steps, False)
             for chunk in (2**14, 2**18):
@@ -265,19 +264,19 @@ def main(argv=None) -> dict:
 
     for r in rows:
         base = next(o for o in rows if o["part"] == r["part"] and o["workload"] == "landscape.sweep")
-        if r is not base:
+        if r is not base and not r.get("skipped"):
             r["speedup"] = base["settings_per_s"] / r["settings_per_s"]
     targets = {}
     for r in rows:
         if r["workload"] == "torch loop (seed 000)":
-            targets[f"({r['part']}) vs torch loop ≥ 2000×"] = {"value": r["speedup"], "met": r["speedup"] >= 2000}
+            targets[f"({r['part']}) vs torch loop ≥ 2000×"] = ratio_target(r, "speedup", 2000)
         if r["workload"] == "optax+vmap final":
-            targets[f"({r['part']}) vs optax+vmap ≥ 1× (issue 4)"] = {"value": r["speedup"], "met": r["speedup"] >= 1}
-            targets[f"({r['part']}) vs optax+vmap ≥ 1.5× (issue 6)"] = {"value": r["speedup"], "met": r["speedup"] >= 1.5}
+            targets[f"({r['part']}) vs optax+vmap ≥ 1× (issue 4)"] = ratio_target(r, "speedup", 1)
+            targets[f"({r['part']}) vs optax+vmap ≥ 1.5× (issue 6)"] = ratio_target(r, "speedup", 1.5)
     peaks = []
     if not args.no_peak:
-        peaks = [peak_memory(spec, *parts[part], part, args.cpu_devices)
-                 for spec, part in (("sweep", "b"), ("optax", "b"), ("sweep", "a"))]
+        specs = [("sweep", "b"), *([("optax", "b")] if optax is not None else []), ("sweep", "a")]
+        peaks = [peak_memory(spec, *parts[part], part, args.cpu_devices) for spec, part in specs]
         pk = peaks[0]
         if "peak_rss_bytes" in pk:
             targets["(b) peak memory < 4 GB"] = {"value": pk["peak_rss_bytes"], "met": pk["meets_target"]}
@@ -289,15 +288,9 @@ def main(argv=None) -> dict:
                        ("settings_per_s", "settings/s", ".3g"), ("setting_steps_per_s", "steps·settings/s", ".3g"),
                        ("useful_gflops", "GFLOP/s", ".3g"), ("roofline_frac", "of SGEMM", ".1%"),
                        ("speedup", "speedup", ".3g"), ("max_rel_err", "max rel err", ".1e")])
-    for r in rows:
-        if r.get("note"):
-            print(f"  note: ({r['part']}) {r['workload']}: {r['note']}")
     if "cli" in extra and "error" in extra["cli"]:
         print(f"  note: CLI: {extra['cli']['error'][:300]}")
-    print("targets:")
-    for name, tgt in targets.items():
-        value = f"{tgt['value'] / 2**20:.0f} MiB" if "memory" in name else f"{tgt['value']:.3g}"
-        print(f"  {name}: {value} — {'met' if tgt['met'] else 'MISSED'}")
+    print_notes_and_targets(rows, targets, lambda row: f"({row['part']}) {row['workload']}")
     for pk in peaks:
         if "error" in pk:
             print(f"peak memory ({pk['part']}) {pk['workload']}: FAILED: {pk['error'][-500:]}")
@@ -316,7 +309,7 @@ def main(argv=None) -> dict:
               "devices": [str(d) for d in jax.devices()],
               "environment": environment(), "sgemm": sgemm, "rows": rows, "cli": extra.get("cli"),
               "targets": targets, "peak_memory": peaks, "diagnostics": diagnostics, "warnings": warnings}
-    print(f"saved {save_json(path, result)}")
+    save_result(args, "sweep", tag, result)
     return result
 
 

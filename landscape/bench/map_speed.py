@@ -1,13 +1,14 @@
-"""Loss-map throughput: ``landscape.loss_map`` on ``seed_regression`` (MSE) against the usual baselines.
+"""Loss-map throughput (the suite's ``grid``): ``landscape.loss_map`` on ``seed_regression`` (MSE) against the
+usual baselines.
 
-    python bench/grid.py                   # 1024² and 4096², baselines, SGEMM roofline, 8192² peak memory
-    python bench/grid.py --quick           # 512² smoke test (~20 s)
-    python bench/grid.py --sizes 2048 --tag mybox --json /tmp/grid.json
+    python -m landscape.bench.map_speed            # 1024² and 4096², baselines, SGEMM roofline, 8192² peak memory
+    python -m landscape.bench.map_speed --quick    # 512² smoke test (~10 s)
+    python -m landscape.bench.map_speed --sizes 2048 --tag mybox --json /tmp/grid.json
 
 Baselines, all measured in the same run and checked against ``loss_map``'s values: seed 000's per-point
 Python loop with ``torch.nn.MSELoss`` and seed 004's per-point NumPy loop (on a 101² grid, throughput
 extrapolated), NumPy and PyTorch broadcasting over chunks of grid rows, and a float32 SGEMM as the
-arithmetic roofline. See bench/README.md.
+arithmetic roofline. Without PyTorch its rows are marked skipped.
 """
 
 from __future__ import annotations
@@ -15,20 +16,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import jax
+import numpy as np
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-
-import landscape as ls  # noqa: E402
-from _common import (add_common_arguments, environment, finish_warnings, max_rel_err, peak_fields,  # noqa: E402
-                     peak_rss_bytes, print_table, rss_bytes, ru_maxrss_bytes, save_json, sgemm_roofline, start_run,
-                     timed)
+import landscape as ls
+from landscape.bench.common import (add_common_arguments, environment, finish_warnings, max_rel_err, peak_fields,
+                                    peak_rss_bytes, print_table, rss_bytes, ru_maxrss_bytes, run_child, save_result,
+                                    sgemm_roofline, skipped_row, start_run, timed, torch_peer)
 
 LO, HI = -5.0, 8.0  # seed 000's view, for both bias (x axis) and weight (y axis)
 FLOPS_PER_SAMPLE = 5
@@ -134,10 +130,9 @@ def peak_memory_child(n: int) -> None:
 
 
 def peak_memory(n: int) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--peak-memory", str(n)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        return {"size": n, "error": proc.stderr.strip()[-2000:]}
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = run_child(["-m", __spec__.name, "--peak-memory", str(n)])  # this module, in a fresh process
+    if "error" in out:
+        return {"size": n, **out}
     out.update(target_bytes=2 * 10**9, meets_target=out["peak_rss_bytes"] < 2 * 10**9,
                method="fresh subprocess; baseline after importing jax and landscape; peak = VmHWM at the end "
                "(ru_maxrss is also recorded, but on Linux it carries over the parent's peak through fork + exec)")
@@ -145,7 +140,7 @@ def peak_memory(n: int) -> dict:
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m landscape.bench.map_speed", description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", help="map sizes N (N×N points); default 1024 4096")
     p.add_argument("--loop-size", type=int, default=101, help="grid size for the per-point loop baselines")
     p.add_argument("--rows", type=int, default=64, help="grid rows per block for the broadcasting baselines")
@@ -154,7 +149,7 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=7, help="steady-state repeats of loss_map (median reported)")
     p.add_argument("--sgemm", type=int, help="SGEMM roofline size (default 2048)")
     p.add_argument("--peak-size", type=int, help="size of the peak-memory map, 0 to skip (default 8192)")
-    add_common_arguments(p, "grid", "smoke test: 512², small SGEMM and peak-memory map")
+    add_common_arguments(p, "smoke test: 512², small SGEMM and peak-memory map")
     p.add_argument("--peak-memory", type=int, metavar="N", help=argparse.SUPPRESS)  # child mode
     args = p.parse_args(argv)
     if args.peak_memory:
@@ -163,14 +158,15 @@ def main(argv=None) -> dict:
     sizes = args.sizes or ([512] if args.quick else [1024, 4096])
     sgemm_n = args.sgemm or (1024 if args.quick else 2048)
     peak_n = args.peak_size if args.peak_size is not None else (1024 if args.quick else 8192)
-    tag, path, torch, warnings = start_run(args, "grid")
+    tag, warnings = start_run(args)
+    torch, torch_skipped = torch_peer(args)
     prob = problem()
     x, y = (np.asarray(a, np.float32) for a in prob.data)
     n_samples = len(x)
     dtype = str(run_loss_map(prob, 2).dtype)  # also initialises the backend before anything is timed
     print(f"device: {jax.devices()}  tag: {tag}  dtype: {dtype}  problem: {prob.name} (mse, {n_samples} samples)")
     print(f"sizes: {sizes}  loop size: {args.loop_size}  row block: {args.rows}  torch: "
-          f"{torch.__version__ + f' ({torch.get_num_threads()} threads)' if torch else 'not used'}")
+          f"{torch.__version__ + f' ({torch.get_num_threads()} threads)' if torch else torch_skipped}")
 
     sgemm = sgemm_roofline(sgemm_n)
     print(f"SGEMM {sgemm_n}²: jax {sgemm['jax']['gflops']:.1f} GFLOP/s, numpy {sgemm['numpy']['gflops']:.1f} GFLOP/s")
@@ -193,25 +189,34 @@ def main(argv=None) -> dict:
         maps[n] = t.pop("result")
         add("landscape.loss_map", n, n * n, t)
 
-    # per-point loops, against loss_map on the same 101² grid
+    def skip(workload, n):
+        rows.append(skipped_row(workload, torch_skipped, size=n, points=n * n, device=tag, dtype="float32"))
+
+    # per-point loops, against loss_map on the same 101² grid (None: without PyTorch)
     m = args.loop_size
-    loops = [("numpy per-point loop", lambda: numpy_loop(x, y, m))]
-    if torch is not None:
-        loops.insert(0, ("torch per-point loop", lambda: torch_loop(torch, x, y, m)))
+    loops = [("torch per-point loop", (lambda: torch_loop(torch, x, y, m)) if torch else None),
+             ("numpy per-point loop", lambda: numpy_loop(x, y, m))]
     for name, fn in loops:
+        if fn is None:
+            skip(name, m)
+            continue
         t = timed(fn, repeats=3, warmup=1, max_s=10.0)
         add(name, m, m * m, {**t, "compile_s": None}, max_rel_err=max_rel_err(t["result"], maps[m]),
             note="throughput extrapolated from this grid (cost per point is constant)")
 
     # broadcasting over row blocks, at the benchmark sizes
-    blocks = [("numpy broadcast rows", lambda ws, bs: lambda r0, r1: numpy_rows(x, y, ws[r0:r1], bs))]
-    if torch is not None:
-        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-        blocks.append(("torch broadcast rows",
-                       lambda ws, bs: lambda r0, r1: torch_rows(tx, ty, torch.from_numpy(ws[r0:r1]), torch.from_numpy(bs))))
+    def torch_block(ws, bs):
+        tx, ty, tb = (torch.from_numpy(a) for a in (x, y, bs))
+        return lambda r0, r1: torch_rows(tx, ty, torch.from_numpy(ws[r0:r1]), tb)
+
+    blocks = [("numpy broadcast rows", lambda ws, bs: lambda r0, r1: numpy_rows(x, y, ws[r0:r1], bs)),
+              ("torch broadcast rows", torch_block if torch else None)]
     for n in sizes:
         ws = bs = grid(n)
         for name, make in blocks:
+            if make is None:
+                skip(name, n)
+                continue
             with torch.inference_mode() if torch is not None else contextlib.nullcontext():
                 t = time_rows(make(ws, bs), n, args.rows, args.limit_s)
             values = t.pop("result")
@@ -223,7 +228,7 @@ def main(argv=None) -> dict:
     # ratios: loss_map's throughput over each baseline's, at the same size, and at the largest size
     best = {r["size"]: r for r in rows if r["workload"] == "landscape.loss_map"}
     for r in rows:
-        if r["workload"] not in ("landscape.loss_map", "loss_map fast path (ols)"):
+        if r["workload"] not in ("landscape.loss_map", "loss_map fast path (ols)") and not r.get("skipped"):
             r["speedup_same_size"] = best[r["size"]]["points_per_s"] / r["points_per_s"]
             r["speedup_vs_largest"] = best[max(sizes)]["points_per_s"] / r["points_per_s"]
             r["ok"] = r["max_rel_err"] < TOLERANCE
@@ -267,7 +272,7 @@ def main(argv=None) -> dict:
               "flops_per_point": FLOPS_PER_SAMPLE * n_samples, "tolerance": TOLERANCE, "tag": tag,
               "args": vars(args), "environment": environment(), "sgemm": sgemm, "rows": rows, "peak_memory": peak,
               "warnings": warnings}
-    print(f"saved {save_json(path, result)}")
+    save_result(args, "grid", tag, result)
     return result
 
 

@@ -1,6 +1,4 @@
-import os
 import re
-import signal
 
 import jax
 import jax.numpy as jnp
@@ -8,7 +6,7 @@ import numpy as np
 import pytest
 
 import landscape as ls
-from landscape import _chunks, grid, problems
+from landscape import _engine, problems
 
 
 def numpy_seed_map(xs, ys, loss=lambda r: np.mean(r**2)):
@@ -107,38 +105,22 @@ def test_chunked_equals_unchunked():
     np.testing.assert_array_equal(small_budget.values, whole.values)
 
 
-@pytest.mark.parametrize("multiple", [1, 2, 4, 8])
-def test_tiles_cover_the_grid_evenly_within_the_chunk(multiple):
-    rng = np.random.default_rng(multiple)
-    for n, most in rng.integers(1, 3000, size=(500, 2)):
-        size = grid._block(int(n), int(most), multiple)
-        assert 1 <= size <= most
-        if most >= multiple:
-            assert size % multiple == 0  # shardable
-        fewest = -(-n // most)
-        if size % multiple == 0 and -(-n // size) > fewest:  # more blocks than needed only to stay aligned
-            assert most % multiple and -(-n // size) == -(-n // (most - most % multiple))
-    assert grid._tile_shape(2**20, 4096, 4096, 1) == (256, 4096)
-    assert grid._tile_shape(2**20, 2000, 2000, 1) == (500, 2000)  # four full tiles, no padded rows
-    assert grid._tile_shape(2**20, 101, 101, 4) == (104, 101)  # one tile, rows padded for four devices
-    assert grid._tile_shape(4096, 5000, 10, 1) == (1, 2500)  # a row split in two equal parts
-
-
 def test_budget_sets_chunk_size(monkeypatch):
     captured = {}
-    plan = _chunks.plan_chunk
+    plan = _engine._plan_chunk
 
     def spy(compile_at, *args, **kwargs):
         captured["chunk"] = plan(compile_at, *args, **kwargs)
         captured["compile_at"] = compile_at
         return captured["chunk"]
 
-    monkeypatch.setattr(_chunks, "plan_chunk", spy)
+    monkeypatch.setattr(_engine, "_plan_chunk", spy)
     m = ls.loss_map(problems.seed_regression(), ls.Axis("bias", -5, 8, 300), ls.Axis("weight", -5, 8, 300),
                     memory_budget=2**16, fast_path=False)
     chunk = captured["chunk"]
     assert chunk < 300 * 300 and chunk & (chunk - 1) == 0  # a power of two below the point count
-    assert chunk * _chunks.bytes_per_item(captured["compile_at"](chunk), chunk) <= 2**16
+    compiled, tile = captured["compile_at"](chunk)
+    assert np.prod(tile) <= chunk and _engine._memory_bytes(compiled) <= 2**16
     np.testing.assert_allclose(m.values[::50, ::50], numpy_seed_map(m.xs[::50], m.ys[::50]), rtol=2e-6)
 
 
@@ -300,31 +282,12 @@ def test_fast_path_falls_back_on_a_degenerate_plane():
     assert (m.values == m.values[0]).all()
 
 
-def test_fast_path_blocks_and_threads_do_not_change_values(monkeypatch):
+def test_fast_path_tiles_do_not_change_values():
     prob = problems.ols()
     x, y = ls.Axis("intercept", -10, 10, 64), ls.Axis("slope", -10, 10, 150)
-    whole = ls.loss_map(prob, x, y, grad=True)  # 150 rows: one scratch block of 32 rows at a time, several threads
-    monkeypatch.setattr(grid, "_FAST_ROWS", 7)
-    blocks = ls.loss_map(prob, x, y, grad=True)
-    monkeypatch.setattr(grid, "_FAST_ROWS", 1000)  # one thread, one block
-    single = ls.loss_map(prob, x, y, grad=True)
-    for field in ("values", "grad_x", "grad_y"):
-        np.testing.assert_array_equal(getattr(blocks, field), getattr(whole, field))
-        np.testing.assert_array_equal(getattr(single, field), getattr(whole, field))
-        assert getattr(whole, field).flags.writeable  # results are the caller's to change, as on the direct path
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # JAX's warning; the child never uses JAX
-def test_fast_path_threads_work_in_a_forked_child():
-    """The fill threads are per process: a child forked after a fast-path map starts its own (no hang)."""
-    q = grid._Quadratic(1e-6, 0.1, 0.2, 8.3, 0.1, 1.0)
-    x, y = ls.Axis("a", -1, 1, 64), ls.Axis("b", -1, 1, 512)
-    for _ in range(3):  # the parent's pool threads are all started and idle
-        parent = grid._fast_map(q, x, y, False, np.dtype(np.float32))
-    pid = os.fork()
-    if pid == 0:  # the child must not touch JAX (not fork-safe); the fill itself is NumPy
-        signal.alarm(10)  # a hung pool kills the child instead of the test run
-        os._exit(0 if np.array_equal(grid._fast_map(q, x, y, False, np.dtype(np.float32)), parent) else 3)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    whole = ls.loss_map(prob, x, y, grad=True)
+    for chunk in (1, 50, 64 * 7):  # part of a row, whole rows
+        tiled = ls.loss_map(prob, x, y, grad=True, chunk_size=chunk)
+        for field in ("values", "grad_x", "grad_y"):
+            np.testing.assert_array_equal(getattr(tiled, field), getattr(whole, field))
+            assert getattr(whole, field).flags.writeable  # results are the caller's to change

@@ -1,0 +1,173 @@
+"""One optimizer path: ``lax.scan`` over steps of a pure update rule, with torch-style mini-batches, divergence as
+data and a running summary. Runs and sweeps evaluate it as their per-item function, batched by the engine."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from landscape import _checks
+from landscape._engine import mean_over_samples
+from landscape._pytrees import Params, as_float
+from landscape.problems import Problem
+
+
+class Summary(NamedTuple):
+    """Per-trajectory summary, tracked on the full-data loss at every step."""
+
+    best_loss: jax.Array  # lowest finite loss reached
+    best_step: jax.Array  # the step where it was reached
+    hit_step: jax.Array  # first step with loss ≤ tol, −1 if never
+    diverged_at: jax.Array  # first step with a non-finite loss or parameter, −1 if never
+
+
+class Record(NamedTuple):
+    """What is recorded every ``every`` steps (leaves ``(T, …)``)."""
+
+    params: Params
+    loss: jax.Array  # NaN from the step of divergence on
+    grad_norm: jax.Array
+    grads: Params | None  # the full-data gradient, when asked for
+
+
+def _tree_finite(tree) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)]))
+
+
+def _global_norm(tree) -> jax.Array:
+    return jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree_util.tree_leaves(tree)))
+
+
+def trajectory(fn, data, opt, params, key, permutations, tol, *, steps, every, batch_size, n_samples,
+               record_grads=False, sample_mean=False) -> tuple[Record, Summary]:
+    """One optimizer from one starting point: its records at steps 0, every, …, steps (leaves
+    ``(steps // every + 1, …)``, time first, written by the step loop itself: joining a first record to the others
+    under ``vmap`` would transpose the whole history) and its :class:`Summary`."""
+    if sample_mean:
+        full_loss = lambda p: mean_over_samples(lambda batch: fn(p, batch), data)  # noqa: E731
+        full = lambda p: mean_over_samples(lambda batch: jax.value_and_grad(fn)(p, batch), data)  # noqa: E731
+    else:
+        full_loss = lambda p: fn(p, data)  # noqa: E731
+        full = jax.value_and_grad(full_loss)
+    minibatch = batch_size is not None
+
+    def batch_value_and_grad(p, t):
+        epoch, k = divmod(t, batches_per_epoch(n_samples, batch_size))
+        order = permutations[epoch] if permutations is not None else jax.random.permutation(
+            jax.random.fold_in(key, epoch), n_samples)
+        return _minibatch_value_and_grad(fn, p, data, order, k, batch_size)
+
+    def step(carry, t):
+        p, state, loss, grad, summary = carry
+        batch_loss, batch_grad = batch_value_and_grad(p, t) if minibatch else (loss, grad)
+        new_p, new_state = opt.update(batch_grad, state, p, loss=batch_loss)
+        new_loss, new_grad = (full_loss(new_p), grad) if minibatch else full(new_p)
+        alive = summary.diverged_at < 0
+        keep = alive & _tree_finite(new_p) & jnp.isfinite(new_loss)
+        select = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b), new, old)  # noqa: E731
+        better = keep & (new_loss < summary.best_loss)
+        summary = Summary(
+            best_loss=jnp.where(better, new_loss, summary.best_loss),
+            best_step=jnp.where(better, t + 1, summary.best_step),
+            hit_step=jnp.where(keep & (summary.hit_step < 0) & (new_loss <= tol), t + 1, summary.hit_step),
+            diverged_at=jnp.where(alive & ~keep, t + 1, summary.diverged_at),
+        )
+        return (select(new_p, p), select(new_state, state), jnp.where(keep, new_loss, loss),
+                select(new_grad, grad), summary), None
+
+    def record(carry) -> Record:
+        p, _, loss, grad, summary = carry
+        if minibatch:
+            grad = full(p)[1]
+        return Record(p, jnp.where(summary.diverged_at >= 0, jnp.nan, loss), _global_norm(grad),
+                      grad if record_grads else None)
+
+    n_blocks = steps // every
+
+    def block(carry, k):  # record the state after k blocks, then run block k + 1 unless that was the last record
+        def steps_of_block(c):
+            return jax.lax.scan(step, c, k * every + jnp.arange(every, dtype=jnp.int32))[0]
+
+        return jax.lax.cond(k < n_blocks, steps_of_block, lambda c: c, carry), record(carry)
+
+    loss0, grad0 = full(params)
+    finite0 = jnp.isfinite(loss0) & _tree_finite(params)
+    minus_one = jnp.asarray(-1, jnp.int32)
+    summary = Summary(jnp.where(finite0, loss0, jnp.inf), jnp.asarray(0, jnp.int32),
+                      jnp.where(finite0 & (loss0 <= tol), 0, minus_one), jnp.where(finite0, minus_one, 0))
+    carry = (params, opt.init(params), loss0, grad0, summary)
+    carry, records = jax.lax.scan(block, carry, jnp.arange(n_blocks + 1, dtype=jnp.int32))
+    return records, carry[-1]
+
+
+seed_keys = jax.jit(jax.vmap(jax.random.PRNGKey))  # a PRNG key per seed; compiled once, not traced per call
+
+
+# ---------------------------------------------------------------------------------------------------------- batches
+# Mini-batches with torch.utils.data.DataLoader(shuffle=True, drop_last=False) semantics
+
+
+def batches_per_epoch(n_samples: int, batch_size: int) -> int:
+    """⌈N/B⌉: the last batch holds ``N mod B`` samples when that is not zero."""
+    return -(-n_samples // batch_size)
+
+
+def _minibatch_value_and_grad(fn, params, data, order, k, batch_size: int):
+    """Loss and gradient of ``fn`` on batch ``k`` of an epoch whose sample order is ``order`` (a permutation).
+
+    Batch ``k`` is ``order[k·B : (k+1)·B]``; the short last batch is averaged over its own size, as the loss's
+    mean reduction does on it.
+    """
+    n_samples = order.shape[0]
+    n_batches = batches_per_epoch(n_samples, batch_size)
+    start_of_last = (n_batches - 1) * batch_size
+
+    def on(indices):
+        batch = jax.tree_util.tree_map(lambda a: a[indices], data)
+        return jax.value_and_grad(lambda p: fn(p, batch))(params)
+
+    def full():
+        return on(jax.lax.dynamic_slice(order, (k * batch_size,), (batch_size,)))
+
+    if n_samples - start_of_last == batch_size:
+        return full()
+    return jax.lax.cond(k == n_batches - 1, lambda: on(order[start_of_last:]), full)
+
+
+# ---------------------------------------------------------------------------------------------------------- checks
+
+
+def check_batch_size(owner: str, problem: Problem, batch_size) -> None:
+    """None (full batch), or a mini-batch size between 1 and the problem's number of samples."""
+    if batch_size is None:
+        return
+    if problem.n_samples is None:
+        raise ValueError(f"{owner}: batch_size={batch_size!r} needs a problem with data; {problem.name!r} has none.")
+    _checks.integer(owner, "batch_size", batch_size, 1)
+    if batch_size > problem.n_samples:
+        raise ValueError(f"{owner}: batch_size={batch_size} exceeds the {problem.n_samples} samples of "
+                         f"{problem.name!r}.")
+
+
+def init_batch(owner: str, problem: Problem, init) -> tuple[Params, int | None]:
+    """``init`` cast to floats (default ``problem.params``), and its batch size: the length of the leading axis
+    every leaf shares, or None for a single starting point."""
+    if init is None:
+        return problem.params, None
+    init = as_float(init)
+    ref_leaves, ref_def = jax.tree_util.tree_flatten(problem.params)
+    leaves, treedef = jax.tree_util.tree_flatten(init)
+    if treedef != ref_def:
+        raise ValueError(f"{owner}: init must have the structure of the problem's parameters {ref_def}, got {treedef}.")
+    shapes = [(np.shape(a), np.shape(r)) for a, r in zip(leaves, ref_leaves)]
+    if all(s == r for s, r in shapes):
+        return init, None
+    if all(s[1:] == r for s, r in shapes) and len({s[0] for s, _ in shapes if s}) == 1:
+        return init, shapes[0][0][0]
+    raise ValueError(
+        f"{owner}: init leaves must have the parameters' shapes, or those shapes with one common leading batch axis; "
+        f"got {[s for s, _ in shapes]} for parameter shapes {[r for _, r in shapes]}."
+    )

@@ -1,0 +1,173 @@
+"""Optimizer runs: one trajectory per item of a batch of optimizers × initial points × seeds.
+
+``run(problem, optimizer, steps)`` is written for one trajectory; an optimizer whose fields are arrays is a batch
+of optimizers, ``init`` with a leading axis a batch of starting points and a sequence of seeds a batch of
+mini-batch shuffles. The engine evaluates their product in one compiled call (per memory-bounded tile), split
+over the local devices.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from landscape import _checks, _engine, _trajectory
+from landscape import optim as _optim
+from landscape._pytrees import Params
+from landscape.problems import Problem
+from landscape.results import Status, Trajectory
+
+MAX_CHUNK = {"cpu": 2**16, "default": 2**20}  # trajectories per tile
+
+
+class _RunItem(NamedTuple):
+    """The engine's per-item function of a run: trajectory ``k`` of the flattened product (optimizer, init, seed)
+    of sizes ``batch``; ``batched`` says which of the three are arrays to index (the others are shared)."""
+
+    fn: Callable
+    steps: int
+    every: int
+    batch_size: int | None
+    n_samples: int | None
+    record_grads: bool
+    sample_mean: bool
+    batch: tuple
+    batched: tuple
+
+    def __call__(self, index, args, data):
+        o, i, s = jnp.unravel_index(index[0], self.batch)
+        opt = jax.tree_util.tree_map(lambda a: a[o] if jnp.ndim(a) else a, args["optimizer"])
+        params = jax.tree_util.tree_map(lambda a: a[i], args["init"]) if self.batched[1] else args["init"]
+        key = args["keys"][s] if self.batched[2] else args["keys"]
+        records, summary = _trajectory.trajectory(
+            self.fn, data, opt, params, key, args["permutations"], -jnp.inf, steps=self.steps, every=self.every,
+            batch_size=self.batch_size, n_samples=self.n_samples, record_grads=self.record_grads,
+            sample_mean=self.sample_mean)
+        return {"records": records, "best_loss": summary.best_loss, "best_step": summary.best_step,
+                "diverged_at": summary.diverged_at}
+
+
+def run(
+    problem: Problem,
+    optimizer: _optim.Optimizer,
+    steps: int,
+    *,
+    init: Params | None = None,
+    batch_size: int | None = None,
+    seed: int | Any = 0,
+    every: int = 1,
+    permutations: Any = None,
+    record_grads: bool = False,
+) -> Trajectory:
+    """Run ``optimizer`` on ``problem`` for ``steps`` steps; record every ``every``-th step (``steps`` divisible by it).
+
+    Args:
+        problem: the problem (full-batch loss ``problem.loss``).
+        optimizer: an optimizer from :mod:`landscape.optim`; array fields make a batch of optimizers.
+        steps: number of optimizer steps.
+        init: starting parameters (default ``problem.params``), or a batch of them with a leading axis.
+        batch_size: mini-batch size, with ``torch.utils.data.DataLoader(shuffle=True, drop_last=False)``
+            semantics: a new permutation every epoch, ⌈N/B⌉ steps per epoch, the short last batch averaged over
+            its own size. None: full batch.
+        seed: seed of the shuffles, or a sequence of seeds (a batch axis).
+        every: record every ``every``-th step (the loss is always recorded on the full data set).
+        permutations: explicit shuffles, an integer array ``(epochs, N)`` used instead of the seeds' (to
+            replay a torch run's order); it must cover every epoch the run touches.
+        record_grads: also record the full-data gradient at each recorded step (``Trajectory.grads``), e.g. for
+            gradient arrows.
+
+    Returns:
+        A :class:`Trajectory`.
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"run: problem must be a landscape Problem, got {type(problem).__name__}.")
+    if not isinstance(optimizer, _optim.Optimizer):
+        raise TypeError(
+            f"run: optimizer must be an optimizer from landscape.optim (e.g. ls.optim.SGD(lr=0.1)), got {optimizer!r}."
+        )
+    _checks.integer("run", "steps", steps, 0)
+    _checks.integer("run", "every", every, 1)
+    if steps % every:
+        raise ValueError(f"run: steps={steps} must be a multiple of every={every}.")
+    _trajectory.check_batch_size("run", problem, batch_size)
+    seeds = np.asarray(seed)
+    if seeds.ndim > 1 or not np.issubdtype(seeds.dtype, np.integer) or seeds.size == 0:
+        raise ValueError(f"run: seed must be an integer or a non-empty 1-D sequence of integers, got {seed!r}.")
+    if permutations is not None:
+        permutations = _check_permutations(permutations, problem.n_samples, batch_size, steps)
+
+    params, n_init = _trajectory.init_batch("run", problem, init)
+    opt_shape = _optim.batch_shape(optimizer)  # batched fields flattened to one axis; scalar fields stay shared
+    opt = jax.tree_util.tree_map(lambda a: np.reshape(np.broadcast_to(a, opt_shape), -1) if np.ndim(a) else a,
+                                 optimizer)
+    batched = (bool(opt_shape), n_init is not None, seeds.ndim == 1)
+    sizes = (int(np.prod(opt_shape)), n_init or 1, seeds.size)
+    item = _RunItem(problem.fn, steps, every, batch_size, problem.n_samples, bool(record_grads), problem.sample_mean,
+                    sizes, batched)
+    args = {"optimizer": opt, "init": params, "permutations": permutations,
+            "keys": _trajectory.seed_keys(seeds) if seeds.ndim else jax.random.PRNGKey(seeds)}
+    n_items = int(np.prod(sizes))
+    out, _ = _engine.evaluate(item, (n_items,), args, problem.data, out_axes={"records": 1}, max_chunk=MAX_CHUNK,
+                              copy=False, owner="run", what=f"{n_items:,} trajectories")
+    history = out["records"]  # leaves (T, items, …): as the step loop writes them
+
+    batch_shape = tuple(opt_shape) + ((n_init,) if batched[1] else ()) + seeds.shape
+    items_first = lambda a: np.moveaxis(a, 0, 1).reshape(batch_shape + a.shape[:1] + a.shape[2:])  # noqa: E731
+    shape = lambda a: np.reshape(a, batch_shape)  # noqa: E731
+    return Trajectory(
+        params=jax.tree_util.tree_map(items_first, history.params),
+        grads=jax.tree_util.tree_map(items_first, history.grads) if record_grads else None,
+        loss=items_first(history.loss),
+        grad_norm=items_first(history.grad_norm),
+        steps=np.arange(0, steps + 1, every),
+        status=shape(np.where(out["diverged_at"] >= 0, Status.DIVERGED, Status.OK).astype(np.int8)),
+        diverged_at=shape(out["diverged_at"]),
+        best_loss=shape(out["best_loss"]),
+        best_step=shape(out["best_step"]),
+        batch_axes=tuple(name for name, b in zip(("optimizer", "init", "seed"), batched) if b),
+        optimizer=optimizer,
+        meta={"problem": problem.name, "optimizer": type(optimizer).__name__, "steps": steps, "every": every,
+              "batch_size": batch_size, "seed": seeds.tolist()},
+    )
+
+
+def _check_permutations(permutations, n_samples: int | None, batch_size: int | None, steps: int) -> np.ndarray:
+    """Validate explicit shuffles: an integer array ``(epochs, N)`` of permutations covering ``steps`` steps."""
+    if batch_size is None:
+        raise ValueError("run: permutations only apply to mini-batch runs; give batch_size too.")
+    perms = np.asarray(permutations)
+    if perms.ndim != 2 or perms.shape[1] != n_samples or not np.issubdtype(perms.dtype, np.integer):
+        raise ValueError(
+            f"run: permutations must be an integer array of shape (epochs, {n_samples}), "
+            f"got {perms.dtype} {perms.shape}."
+        )
+    if not (np.sort(perms, axis=1) == np.arange(n_samples)).all():
+        raise ValueError("run: every row of permutations must be a permutation of 0..N−1.")
+    epochs = _trajectory.batches_per_epoch(steps, _trajectory.batches_per_epoch(n_samples, batch_size))
+    if perms.shape[0] < epochs:
+        raise ValueError(f"run: {steps} steps of batch_size={batch_size} span {epochs} epochs; "
+                         f"permutations has only {perms.shape[0]} rows.")
+    return perms.astype(np.int32)
+
+
+def compare(problem: Problem, optimizers, steps: int, *, labels=None, **run_kwargs) -> dict[str, Trajectory]:
+    """Run several optimizers (of any classes) on ``problem`` from the same start; ``{label: Trajectory}``.
+
+    ``labels`` default to :func:`landscape.optim.describe` of each optimizer; ``run_kwargs`` (``init``,
+    ``batch_size``, ``seed``, ``every``, ``record_grads``) go to :func:`run` for every optimizer.
+    """
+    optimizers = list(optimizers)
+    if not optimizers:
+        raise ValueError("compare: give at least one optimizer.")
+    labels = [_optim.describe(opt) if isinstance(opt, _optim.Optimizer) else repr(opt) for opt in optimizers] \
+        if labels is None else list(labels)
+    if len(labels) != len(optimizers):
+        raise ValueError(f"compare: {len(labels)} labels for {len(optimizers)} optimizers.")
+    unique, seen = [], {}
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        unique.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
+    return {label: run(problem, opt, steps, **run_kwargs) for label, opt in zip(unique, optimizers)}

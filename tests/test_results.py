@@ -1,0 +1,239 @@
+import csv
+import dataclasses
+import json
+import os
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import landscape as ls
+from landscape import _serial, optim, problems
+
+
+@pytest.fixture
+def loss_map():
+    prob = problems.seed_regression()
+    return ls.loss_map(prob, ls.Axis("bias", -5, 8, 6), ls.Axis("weight", -5, 8, 4), grad=True)
+
+
+def test_round_trip(tmp_path, loss_map):
+    path = tmp_path / "map.npz"
+    loss_map.save(path)
+    back = ls.LossMap.load(path)
+    for name in ("values", "xs", "ys", "grad_x", "grad_y"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(loss_map, name))
+        assert getattr(back, name).dtype == getattr(loss_map, name).dtype
+    assert (back.x_label, back.y_label) == ("bias", "weight")
+    assert back == loss_map and back.meta == loss_map.meta
+    assert back.meta["problem"] == "seed-regression" and back.meta["dtype"] == "float32"
+    assert [p.name for p in tmp_path.iterdir()] == ["map.npz"]  # no temporary files left
+
+
+def test_metadata_is_plain_json_with_version(tmp_path, loss_map):
+    path = tmp_path / "map.npz"
+    loss_map.save(path)
+    with np.load(path, allow_pickle=False) as npz:
+        header = json.loads(npz["__landscape__"].tobytes())
+    assert header["kind"] == "LossMap" and header["version"] == ls.__version__
+    assert header["record"]["meta"]["x_axis"]["num"] == 6
+
+
+def test_failed_write_keeps_previous_file(tmp_path, loss_map, monkeypatch):
+    path = tmp_path / "map.npz"
+    loss_map.save(path)
+    before = path.read_bytes()
+
+    def crash(f, **arrays):
+        f.write(b"partial")
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(np, "savez_compressed", crash)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        loss_map.save(path)
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["map.npz"]
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        ls.LossMap.load(tmp_path / "absent.npz")
+
+
+def test_missing_directory_on_save(tmp_path, loss_map):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        loss_map.save(tmp_path / "no" / "map.npz")
+
+
+def test_truncated_file(tmp_path, loss_map):
+    path = tmp_path / "map.npz"
+    loss_map.save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated or not an .npz"):
+        ls.LossMap.load(path)
+
+
+def test_garbage_file(tmp_path):
+    path = tmp_path / "map.npz"
+    path.write_bytes(b"hello, this is not a zip archive" * 10)
+    with pytest.raises(ValueError, match="not a readable landscape result"):
+        ls.LossMap.load(path)
+
+
+def test_foreign_npz(tmp_path):
+    path = tmp_path / "foreign.npz"
+    np.savez(path, values=np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="not one written by landscape"):
+        ls.LossMap.load(path)
+
+
+def test_pickled_content_is_never_unpickled(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, values=np.array([{"a": 1}], dtype=object), __landscape__=np.frombuffer(b"{}", np.uint8))
+    with pytest.raises(ValueError, match="not a readable landscape result"):
+        ls.LossMap.load(path)
+
+
+def test_wrong_kind(tmp_path):
+    path = tmp_path / "other.npz"
+    _serial.save_npz(path, "Sweep", {"x": np.zeros(3)}, {})
+    with pytest.raises(ValueError, match="holds a landscape 'Sweep', not a 'LossMap'"):
+        ls.LossMap.load(path)
+
+
+def test_damaged_map_missing_arrays(tmp_path):
+    path = tmp_path / "partial.npz"
+    _serial.save_npz(path, "LossMap", {"values": np.zeros((2, 2))}, {})
+    with pytest.raises(ValueError, match=r"missing arrays \['xs', 'ys'\]"):
+        ls.LossMap.load(path)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path, loss_map):
+    mask = os.umask(0o022)
+    try:
+        loss_map.save(tmp_path / "m.npz")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "m.npz").stat().st_mode & 0o777 == 0o644
+
+
+
+# ---------------------------------------------------------------------------------------------------------- round trips
+
+
+class Point(NamedTuple):
+    x: jax.Array
+    y: jax.Array
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass
+class Weights:
+    """A user's own pytree class: a file cannot rebuild it without a template."""
+
+    w: jax.Array
+    b: jax.Array
+
+
+def rosenbrock_on(params_of):
+    """Rosenbrock with its two coordinates stored in any pytree (``params_of(x, y)``)."""
+    def fn(p, _):
+        x, y = jax.tree_util.tree_leaves(p)
+        return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+
+    return ls.Problem(name="rosenbrock-tree", fn=fn, params=params_of(jnp.float32(-1.2), jnp.float32(1.0)))
+
+
+@pytest.mark.parametrize("params_of", [
+    lambda x, y: {"x": x, "y": y},
+    lambda x, y: [x, y],
+    lambda x, y: (x, {"y": [y]}),
+    lambda x, y: Point(x, y),
+], ids=["dict", "list", "nested", "namedtuple"])
+def test_trajectory_round_trip_keeps_the_structure_and_reruns(tmp_path, params_of):
+    prob = rosenbrock_on(params_of)
+    opt = optim.Adam(lr=np.array([1e-3, 1e-2]), betas=(0.8, np.array([0.99, 0.999])), amsgrad=True)
+    traj = ls.run(prob, opt, steps=12, every=4, record_grads=True)
+    traj.save(tmp_path / "t.npz")
+    back = ls.Trajectory.load(tmp_path / "t.npz")
+    assert back == traj and back is not traj
+    assert jax.tree_util.tree_structure(back.params).num_leaves == 2
+    assert [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(back.params)[0]] == \
+        [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(traj.params)[0]]
+    assert type(back.optimizer) is optim.Adam and back.optimizer.amsgrad is True
+    again = ls.run(prob, back.optimizer, steps=12, every=4, record_grads=True)  # the loaded optimizer runs again
+    np.testing.assert_array_equal(again.loss, traj.loss)
+    assert not (dataclasses.replace(back, loss=back.loss + 1) == traj)
+
+
+def test_a_named_tuple_class_comes_back_through_a_template(tmp_path):
+    traj = ls.run(rosenbrock_on(Point), optim.SGD(lr=1e-3), steps=3)
+    traj.save(tmp_path / "t.npz")
+    rebuilt = ls.Trajectory.load(tmp_path / "t.npz")
+    assert type(rebuilt.params).__name__ == "Point" and type(rebuilt.params) is not Point  # a look-alike
+    exact = ls.Trajectory.load(tmp_path / "t.npz", template=Point(0.0, 0.0))
+    assert type(exact.params) is Point and exact == traj
+
+
+def test_a_custom_pytree_class_needs_a_template(tmp_path):
+    traj = ls.run(rosenbrock_on(Weights), optim.SGD(lr=1e-3, momentum=0.9), steps=3)
+    traj.save(tmp_path / "t.npz")
+    with pytest.raises(ValueError, match=r"pytree class 'Weights'.*pass template="):
+        ls.Trajectory.load(tmp_path / "t.npz")
+    back = ls.Trajectory.load(tmp_path / "t.npz", template=Weights(0.0, 0.0))
+    assert type(back.params) is Weights and back == traj
+    with pytest.raises(ValueError, match="do not match the saved ones"):
+        ls.Trajectory.load(tmp_path / "t.npz", template={"w": 0.0, "b": 0.0})
+
+
+@pytest.mark.parametrize("lr", [
+    optim.CosineAnnealingLR(0.05, T_max=10, eta_min=1e-3),
+    optim.ReduceLROnPlateau(0.05, mode="max", factor=0.5, patience=2, threshold_mode="abs"),
+    optim.LinearWarmup(optim.StepLR(0.05, step_size=3), warmup_steps=4),
+])
+def test_schedules_round_trip(tmp_path, lr):
+    prob = problems.booth()
+    traj = ls.run(prob, optim.SGD(lr=lr, momentum=0.5), steps=10)
+    traj.save(tmp_path / "t.npz")
+    back = ls.Trajectory.load(tmp_path / "t.npz")
+    assert back == traj and type(back.optimizer.lr) is type(lr)
+    np.testing.assert_array_equal(ls.run(prob, back.optimizer, steps=10).loss, traj.loss)
+
+
+def test_sweep_round_trip_and_rerun_of_a_setting(tmp_path):
+    prob = problems.seed_regression()
+    init = {"weight": np.array([6.0, -2.0]), "bias": np.array([-3.0, 4.0])}
+    sw = ls.sweep(prob, optim.Adam, 15, init=init, seeds=[3, 5], batch_size=16, keep="params",
+                  lr=[0.01, 0.1], beta1=[0.5, 0.9], betas=(0.8, 0.99), weight_decay=np.float32(0.01))
+    sw.save(tmp_path / "s.npz")
+    back = ls.Sweep.load(tmp_path / "s.npz")
+    assert back == sw and list(back.axes) == ["lr", "beta1", "init", "seed"]
+    assert back.fixed == {"betas": (0.8, 0.99), "weight_decay": np.float32(0.01)}
+    assert back.best() == sw.best()
+    index = (1, 0, 1, 1)
+    opt = back.optimizer(index)
+    assert isinstance(opt, optim.Adam) and opt.betas == (0.5, 0.99) and float(opt.lr) == 0.1
+    traj = ls.run(prob, opt, 15, init={"weight": -2.0, "bias": 4.0}, batch_size=16, seed=5)
+    np.testing.assert_allclose(traj.loss, sw.loss_curves[index], rtol=1e-5)
+
+
+def test_random_search_round_trip(tmp_path):
+    result = ls.random_search(problems.seed_regression(), 64, {"weight": (-5, 8)}, seed=2)
+    result.save(tmp_path / "r.npz")
+    back = ls.RandomSearch.load(tmp_path / "r.npz")
+    assert back == result and back.best_params.keys() == {"weight", "bias"}
+
+
+def test_one_status_for_runs_sweeps_and_tables(tmp_path):
+    assert [s.label for s in ls.Status] == ["ok", "converged", "not converged", "diverged"]
+    traj = ls.run(problems.seed_regression(), optim.SGD(lr=np.array([0.1, 3.0])), steps=50)
+    assert traj.status.tolist() == [ls.Status.OK, ls.Status.DIVERGED]
+    sw = ls.sweep(problems.seed_regression(), optim.SGD, 50, lr=[1e-4, 0.1, 3.0])
+    assert sw.status.tolist() == [ls.Status.NOT_CONVERGED, ls.Status.CONVERGED, ls.Status.DIVERGED]
+    sw.to_csv(tmp_path / "s.csv")
+    with open(tmp_path / "s.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["status"] for row in rows] == ["not converged", "converged", "diverged"]
