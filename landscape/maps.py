@@ -31,6 +31,7 @@ _MAX_CHUNK = {"cpu": 2**20, "default": 2**24}
 # MLP: 1.3× slower, twice the compile time) keep the blocks.
 _UNROLLED_SAMPLES = 64
 _UNROLLED_PARAMS = 8
+_FAST_ROWS = 32  # rows the least-squares fast path fills at a time: 32 rows of 4096 floats stay in L2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,21 +86,6 @@ class _PlanePoint(NamedTuple):
             return {"values": loss(a, b)}
         value, (grad_a, grad_b) = jax.value_and_grad(loss, argnums=(0, 1))(a, b)
         return {"values": value, "grad_x": grad_a, "grad_y": grad_b}
-
-
-class _QuadraticPoint(NamedTuple):
-    """The per-item function of the least-squares fast path: the plane's exact quadratic at grid point ``(i, j)``,
-    ``(α_j + β_i)² + γ_i``, from per-column and per-row terms computed in float64 (see :class:`_Quadratic`)."""
-
-    grad: bool
-
-    def __call__(self, index, args, data):
-        i, j = index
-        s = args["alpha"][j] + args["beta"][i]
-        out = {"values": s * s + args["gamma"][i]}
-        if self.grad:  # dL/da = 2√suu·(α + β); dL/db = (2·suv/√suu)·(α + β) + dγ/db
-            out.update(grad_x=args["slope_x"] * s, grad_y=args["slope_y"] * s + args["gamma_b"][i])
-        return out
 
 
 def loss_map(
@@ -157,26 +143,26 @@ def loss_map(
     origin = center64.copy()
     origin[[i for i in (ix, iy) if i is not None]] = 0  # a named axis takes absolute values
 
+    meta = {"problem": problem.name, "dtype": dtype.name, "x_axis": _axis_meta(x), "y_axis": _axis_meta(y),
+            "center": dict(zip(names, center64.tolist())) if len(names) <= 64 else None}
     quadratic = None
     if fast_path and problem.linear and problem.loss_name == "mse" and problem.model is not None and problem.data:
         quadratic = _least_squares_plane(problem, origin, dx, dy, treedef, shapes)
-    if quadratic is not None:
-        fn, args, data, strategy, method = _QuadraticPoint(grad), quadratic.terms(x, y, dtype), None, \
-            _engine.Strategy(), "least-squares quadratic"
+    if quadratic is not None:  # a closed form: NumPy on the host, where the result lives (nothing to compile)
+        _engine.check_host_memory(x.num * y.num * (3 if grad else 1) * dtype.itemsize, "loss_map",
+                                  f"{y.num}×{x.num} grid", "ask for fewer points")
+        out = quadratic.on_grid(x, y, grad, dtype)
+        meta["method"] = "least-squares quadratic"
     else:
         n_samples, n_params = problem.n_samples, len(origin)
         unroll = not grad and sample_mean and n_samples <= _UNROLLED_SAMPLES and n_params <= _UNROLLED_PARAMS
-        fn, data = _PlanePoint(problem.fn, treedef, shapes, bool(grad)), problem.data
         args = {name: np.asarray(a, dtype) for name, a in
                 (("origin", origin), ("dx", dx), ("dy", dy), ("xs", x.values), ("ys", y.values))}
         strategy = _engine.Strategy("accumulate", n_samples if unroll else None) if sample_mean else _engine.Strategy()
-        method = "sample accumulation" if sample_mean else "direct"
-    out, _ = _engine.evaluate(fn, (y.num, x.num), args, data, strategy=strategy, memory_budget=memory_budget,
-                              chunk_size=chunk_size, max_chunk=_MAX_CHUNK, progress=progress, owner="loss_map",
-                              what=f"{y.num}×{x.num} grid")
-    meta = {"problem": problem.name, "dtype": dtype.name, "x_axis": _axis_meta(x), "y_axis": _axis_meta(y),
-            "center": dict(zip(names, center64.tolist())) if len(names) <= 64 else None, "method": method,
-            "devices": jax.local_device_count()}
+        out, _ = _engine.evaluate(_PlanePoint(problem.fn, treedef, shapes, bool(grad)), (y.num, x.num), args,
+                                  problem.data, strategy=strategy, memory_budget=memory_budget, chunk_size=chunk_size,
+                                  max_chunk=_MAX_CHUNK, progress=progress, owner="loss_map", what=f"{y.num}×{x.num} grid")
+        meta.update(method="sample accumulation" if sample_mean else "direct", devices=jax.local_device_count())
     return LossMap(out["values"], x.values, y.values, x.name, y.name, grad_x=out.get("grad_x"),
                    grad_y=out.get("grad_y"), meta=meta)
 
@@ -228,16 +214,33 @@ class _Quadratic:
     suv: float
     svv: float
 
-    def terms(self, x: Axis, y: Axis, dtype) -> dict:
-        """The per-column and per-row terms of :class:`_QuadraticPoint`, computed in float64, stored in ``dtype``
-        (the floor is folded into γ)."""
+    def on_grid(self, x: Axis, y: Axis, grad: bool, dtype) -> dict:
+        """``{"values"[, "grad_x", "grad_y"]}`` on the grid, each ``(y.num, x.num)`` of ``dtype``.
+
+        The per-column and per-row terms are float64; the grid is filled a few rows at a time, every pass over a
+        block finding it in cache: ``(α + β)``, its square plus ``floor + γ``, and with ``grad``
+        ``dL/da = 2√suu·(α + β)`` and ``dL/db = (2·suv/√suu)·(α + β) + dγ/db``.
+        """
         root = math.sqrt(self.suu)
+        alpha = (root * (x.values - self.a0)).astype(dtype)
         db = y.values - self.b0
+        beta = (self.suv / root * db).astype(dtype)
         curvature = self.svv - self.suv**2 / self.suu  # det/suu: γ = curvature·(b − b0)²
-        terms = {"alpha": root * (x.values - self.a0), "beta": self.suv / root * db,
-                 "gamma": self.floor + curvature * db**2, "gamma_b": 2 * curvature * db,
-                 "slope_x": 2 * root, "slope_y": 2 * self.suv / root}
-        return {name: np.asarray(value, dtype) for name, value in terms.items()}
+        gamma = (self.floor + curvature * db**2).astype(dtype)
+        slope_x, slope_y = np.asarray(2 * root, dtype), np.asarray(2 * self.suv / root, dtype)
+        gamma_b = (2 * curvature * db).astype(dtype)
+        out = {name: np.empty((y.num, x.num), dtype) for name in ("values", "grad_x", "grad_y")[:3 if grad else 1]}
+        for r in range(0, y.num, _FAST_ROWS):
+            rows = slice(r, r + _FAST_ROWS)
+            block = out["values"][rows]
+            np.add.outer(beta[rows], alpha, out=block)
+            if grad:
+                np.multiply(block, slope_x, out=out["grad_x"][rows])
+                np.multiply(block, slope_y, out=out["grad_y"][rows])
+                out["grad_y"][rows] += gamma_b[rows, None]
+            np.square(block, out=block)
+            block += gamma[rows, None]
+        return out
 
 
 @functools.partial(jax.jit, static_argnames=("model", "treedef", "shapes"))

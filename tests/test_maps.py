@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import landscape as ls
-from landscape import _engine, problems
+from landscape import _engine, maps, problems
 
 
 def numpy_seed_map(xs, ys, loss=lambda r: np.mean(r**2)):
@@ -282,12 +282,15 @@ def test_fast_path_falls_back_on_a_degenerate_plane():
     assert (m.values == m.values[0]).all()
 
 
-def test_fast_path_tiles_do_not_change_values():
+def test_fast_path_blocks_do_not_change_values(monkeypatch):
     prob = problems.ols()
     x, y = ls.Axis("intercept", -10, 10, 64), ls.Axis("slope", -10, 10, 150)
-    whole = ls.loss_map(prob, x, y, grad=True)
-    for chunk in (1, 50, 64 * 7):  # part of a row, whole rows
-        tiled = ls.loss_map(prob, x, y, grad=True, chunk_size=chunk)
-        for field in ("values", "grad_x", "grad_y"):
-            np.testing.assert_array_equal(getattr(tiled, field), getattr(whole, field))
-            assert getattr(whole, field).flags.writeable  # results are the caller's to change
+    whole = ls.loss_map(prob, x, y, grad=True)  # 150 rows: blocks of 32 rows, the last one short
+    monkeypatch.setattr(maps, "_FAST_ROWS", 7)
+    blocks = ls.loss_map(prob, x, y, grad=True)
+    monkeypatch.setattr(maps, "_FAST_ROWS", 1000)  # one block
+    single = ls.loss_map(prob, x, y, grad=True)
+    for field in ("values", "grad_x", "grad_y"):
+        np.testing.assert_array_equal(getattr(blocks, field), getattr(whole, field))
+        np.testing.assert_array_equal(getattr(single, field), getattr(whole, field))
+        assert getattr(whole, field).flags.writeable  # results are the caller's to change, as on the direct path
