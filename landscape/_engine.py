@@ -3,7 +3,10 @@
 A workload is a pure per-item function ``fn(index, args, data) -> {name: pytree of arrays}`` over a grid of items
 of shape ``shape`` (1-D for optimizer settings or samples, 2-D for the points of a plane). ``index`` is a tuple of
 int32 scalars, one per axis of the grid; ``args`` are arrays every item reads (directions, axis values,
-hyperparameter values); ``data`` is the data set (a pytree with a leading sample axis, or None).
+hyperparameter values); ``data`` is the data set (a pytree with a leading sample axis, or None). ``fn`` may also
+have a method ``prepare(index, args)``: the part of an item that does not depend on the data (a grid point's
+parameters), computed once per item; ``fn`` then receives it in place of the index (``fn(prepare(index, args),
+args, data)``), so that a strategy that visits the data in pieces does not repeat it.
 
 :func:`evaluate` runs ``fn`` over every item:
 
@@ -71,8 +74,9 @@ def evaluate(fn: Callable, shape: tuple[int, ...], args: Any = (), data: Any = N
     """Evaluate ``fn`` at every item of the grid ``shape``: ``({name: pytree of host arrays}, tile shape)``.
 
     Args:
-        fn: ``fn(index, args, data) -> {name: pytree of arrays}`` for one item; hashable (a module-level function
-            or a NamedTuple of hashable fields with a ``__call__``), so that equal workloads share compilations.
+        fn: ``fn(index, args, data) -> {name: pytree of arrays}`` for one item (``fn(prepare(index, args), args,
+            data)`` where ``fn`` has a ``prepare`` method); hashable (a module-level function or a NamedTuple of
+            hashable fields with a ``__call__``), so that equal workloads share compilations.
         shape: the grid of items, e.g. ``(ny, nx)`` for a plane or ``(n_settings,)``.
         args: arrays every item reads (a pytree), replicated on every device.
         data: the data set (a pytree of arrays with a leading sample axis) or None.
@@ -167,7 +171,8 @@ def output_shapes(fn: Callable, ndim: int, args: Any, data: Any) -> dict:
 def _output_shapes(key: "_Key") -> dict:
     fn, (args, data) = key.function, key.take_args()
     index = tuple(jax.ShapeDtypeStruct((), jnp.int32) for _ in range(key.static["ndim"]))
-    return jax.eval_shape(lambda *a: fn(*a), index, args, data)  # (fn may not be weak-referenceable)
+    prepare = getattr(fn, "prepare", _index)
+    return jax.eval_shape(lambda i, a, d: fn(prepare(i, a), a, d), index, args, data)
 
 
 def _copy(host: np.ndarray, part: np.ndarray, where: tuple, valid: tuple) -> np.ndarray:
@@ -187,21 +192,35 @@ def _evaluate_tile(args, data, corner, grid, *, fn, tile, strategy, out_axes, sh
         if split is not None:
             index[split] = jax.lax.with_sharding_constraint(index[split], sharding)
     axes = dict(out_axes)
+    prepare = getattr(fn, "prepare", _index)
     if strategy.kind == "loop":
         flat = [a.ravel() for a in jnp.meshgrid(*index, indexing="ij")]
-        out = jax.lax.map(lambda idx: fn(tuple(idx), args, data), flat, batch_size=strategy.block)
+        out = jax.lax.map(lambda idx: fn(prepare(tuple(idx), args), args, data), flat, batch_size=strategy.block)
         return {name: jax.tree_util.tree_map(lambda leaf: _items_to(leaf, tile, axes[name]), tree)
                 for name, tree in out.items()}
+    # nested vmap over the grid's axes: what depends on one axis only (a column's x) is computed once along it
+    items = _over_tile(lambda *idx: prepare(idx, args), len(tile), per_axis=True)(*index)
 
-    def block(batch):  # nested vmap: an item's value that depends on one grid axis is computed once along it
-        one = lambda *idx: fn(idx, args, batch)  # noqa: E731
-        for d in reversed(range(len(tile))):
-            one = jax.vmap(one, in_axes=tuple(0 if e == d else None for e in range(len(tile))), out_axes=axes)
-        return one(*index)
+    def block(batch):
+        return _over_tile(lambda item: fn(item, args, batch), len(tile), out_axes=axes)(items)
 
-    if strategy.kind == "accumulate":
+    if strategy.kind == "accumulate":  # (each sample's term reuses the prepared items)
         return mean_over_samples(block, data, strategy.block or SAMPLE_BLOCK)
     return block(data)
+
+
+def _index(index, args):
+    """The default ``prepare``: an item is its index."""
+    return index
+
+
+def _over_tile(f: Callable, ndim: int, *, per_axis: bool = False, out_axes=0) -> Callable:
+    """``f`` vmapped over a tile's ``ndim`` axes: one argument per axis (``per_axis``) or one argument with all of
+    them leading."""
+    for d in reversed(range(ndim)):
+        in_axes = tuple(0 if e == d else None for e in range(ndim)) if per_axis else 0
+        f = jax.vmap(f, in_axes=in_axes, out_axes=out_axes)
+    return f
 
 
 _evaluate_tile = jax.jit(_evaluate_tile, static_argnames=("fn", "tile", "strategy", "out_axes", "sharding"))

@@ -68,24 +68,25 @@ class Axis:
 
 class _PlanePoint(NamedTuple):
     """The engine's per-item function of a direct map: the loss at grid point ``(i, j)``, the parameters
-    ``origin + xs[j]·dx + ys[i]·dy``, and with ``grad`` its derivatives along the two axes."""
+    ``origin + xs[j]·dx + ys[i]·dy``, and with ``grad`` its derivatives along the two axes (the gradient's
+    projections on ``dx`` and ``dy``)."""
 
     fn: Callable
     treedef: Any
     shapes: tuple
     grad: bool
 
-    def __call__(self, index, args, data):
+    def prepare(self, index, args):
         i, j = index
+        flat = args["origin"] + args["xs"][j] * args["dx"] + args["ys"][i] * args["dy"]
+        return unflatten(flat, self.treedef, self.shapes)
 
-        def loss(a, b):
-            return self.fn(unflatten(args["origin"] + a * args["dx"] + b * args["dy"], self.treedef, self.shapes), data)
-
-        a, b = args["xs"][j], args["ys"][i]
+    def __call__(self, params, args, data):
         if not self.grad:
-            return {"values": loss(a, b)}
-        value, (grad_a, grad_b) = jax.value_and_grad(loss, argnums=(0, 1))(a, b)
-        return {"values": value, "grad_x": grad_a, "grad_y": grad_b}
+            return {"values": self.fn(params, data)}
+        value, grad = jax.value_and_grad(self.fn)(params, data)
+        flat = jnp.concatenate([jnp.ravel(g) for g in jax.tree_util.tree_leaves(grad)])
+        return {"values": value, "grad_x": flat @ args["dx"], "grad_y": flat @ args["dy"]}
 
 
 def loss_map(
