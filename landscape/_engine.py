@@ -39,6 +39,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
+from landscape import _checks
+
 DEFAULT_MEMORY_BUDGET = 512 * 2**20  # bytes of device memory one tile may use
 # Samples summed per unrolled block under ``accumulate`` (data sets shorter than two blocks are one block).
 # Measured on seed regression (50 samples): 10 matches a running sum's speed and compiles about as fast.
@@ -92,6 +94,9 @@ def evaluate(fn: Callable, shape: tuple[int, ...], args: Any = (), data: Any = N
         owner, what: name the caller and the work in messages and the progress bar ("loss_map", "a 101×101 grid").
     """
     shape = tuple(int(n) for n in shape)
+    _checks.one_of(owner, "strategy.kind", strategy.kind, ("vmap", "loop", "accumulate"))
+    if strategy.kind == "accumulate" and data is None:
+        raise ValueError(f"{owner}: the accumulate strategy sums over the data's samples; there is no data.")
     budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
     out_axes = dict(out_axes or {})
     out_shapes = output_shapes(fn, len(shape), args, data)

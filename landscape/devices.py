@@ -3,9 +3,10 @@
 On CPU, JAX exposes one device by default and XLA splits each kernel across threads. A sweep's step is dozens of
 small kernels (a few thousand settings each), and on them that splitting costs more than it gains: one device
 per core, each running its shard of settings on its own core, made the 10,000-setting × 1000-step SGD sweep of
-``bench/sweep.py`` about 1.9× faster on 2 cores. Loss maps go the other way (big tiles that XLA already spreads
-over every core: a 4096² map was about 25 % slower on 2 CPU devices), so this is a choice, made once per
-process before JAX's first computation; ``landscape sweep`` makes it unless told otherwise.
+the sweep benchmark (``landscape.bench.sweep_speed``) about 1.9× faster on 2 cores. Loss maps go the other way
+(big tiles that XLA already spreads over every core: a 4096² map was about 25 % slower on 2 CPU devices), so this
+is a choice, made once per process before JAX's first computation; ``landscape sweep`` makes it unless told
+otherwise.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def one_device_per_cpu_core(max_devices: int = MAX_CPU_DEVICES) -> int | None:
     not affected. Raises RuntimeError once JAX has run a computation: the count is fixed from then on.
     """
     _checks.integer("one_device_per_cpu_core", "max_devices", max_devices, 1)
-    if jax.config.jax_num_cpu_devices != -1 or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+    chosen = "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
+    if jax.config.jax_num_cpu_devices != -1 or chosen:
         return None
     count = min(available_cores(), max_devices)
     try:

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from landscape import _datasets
+from landscape import _checks, _datasets
 from landscape import losses as _losses
 from landscape._pytrees import Params, as_float, param_names
 
@@ -392,8 +392,7 @@ def logistic_regression() -> Problem:
 
 def softmax_regression(classes: int = 3) -> Problem:
     """Seed 001 (cross-entropy): softmax regression on ``classes`` 2-D Gaussian blobs; start at zero."""
-    if not (isinstance(classes, int) and classes >= 2):
-        raise ValueError(f"softmax_regression: classes must be an integer ≥ 2, got {classes!r}.")
+    _checks.integer("softmax_regression", "classes", classes, 2)
     x, labels = _datasets.classification_data(n=100 * classes, classes=classes)
     return _fitted(
         _softmax_logits, "cross_entropy",

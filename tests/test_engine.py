@@ -228,6 +228,13 @@ def test_budget_too_small_for_one_item():
         evaluate(Squares(), (9,), {"w": np.arange(9.0)}, (np.ones(2), np.zeros(2)), memory_budget=1)
 
 
+def test_strategy_errors():
+    with pytest.raises(ValueError, match="strategy.kind must be 'vmap', 'loop' or 'accumulate', got 'scan'"):
+        evaluate(Squares(), (3,), {"w": np.arange(3.0)}, (np.ones(2), np.zeros(2)), strategy=Strategy("scan"))
+    with pytest.raises(ValueError, match="there is no data"):
+        evaluate(Squares(), (3,), {"w": np.arange(3.0)}, strategy=Strategy("accumulate"))
+
+
 def test_outputs_must_be_named():
     with pytest.raises(TypeError, match="must return a dict of outputs"):
         evaluate(lambda index, args, data: args["w"][index[0]], (3,), {"w": np.arange(3.0)})
