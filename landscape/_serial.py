@@ -49,7 +49,8 @@ def load_npz(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.ndarray],
         found = header.get("kind") if isinstance(header, dict) else None
         raise ValueError(f"{str(path)!r} holds a landscape {found!r}, not a {kind!r}.")
     if not isinstance(header.get("record"), dict):
-        raise ValueError(f"{str(path)!r} is a damaged {kind}: no metadata record.")
+        raise ValueError(f"{str(path)!r} holds a {kind} in the format of landscape {header.get('version', '?')}, "
+                         f"which this version ({__version__}) does not read; compute it again.")
     return arrays, header["record"]
 
 

@@ -237,3 +237,12 @@ def test_one_status_for_runs_sweeps_and_tables(tmp_path):
     with open(tmp_path / "s.csv") as f:
         rows = list(csv.DictReader(f))
     assert [row["status"] for row in rows] == ["not converged", "converged", "diverged"]
+
+
+def test_a_file_of_the_earlier_format_is_refused_clearly(tmp_path):
+    path = tmp_path / "old.npz"
+    header = {"kind": "LossMap", "version": "0.1.0", "x_label": "bias", "y_label": "weight"}  # the flat 0.1.0 header
+    np.savez(path, values=np.zeros((2, 2)), xs=np.zeros(2), ys=np.zeros(2),
+             __landscape__=np.frombuffer(json.dumps(header).encode(), np.uint8))
+    with pytest.raises(ValueError, match=r"format of landscape 0\.1\.0, which this version .* does not read"):
+        ls.LossMap.load(path)

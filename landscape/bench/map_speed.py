@@ -32,9 +32,8 @@ FLOP_COUNT = ("useful flops per grid point per sample = 5: 2 for weight·x + bia
               "1 for the sum; the per-point mean's divide and the grid bookkeeping are not counted")
 TOLERANCE = 1e-4  # max relative error allowed between a baseline and loss_map
 # Untimed calls before the steady-state repeats: the first compiles; the second is the first to allocate a fresh
-# result while the previous one is alive, and on Linux with transparent huge pages it waits for the kernel to
-# compact memory into huge pages (a 4096² map: ~230 ms instead of ~65 ms; later calls reuse the freed pages).
-# Both stay in the JSON (``first_s``, ``warmup_s``).
+# result while the previous one is alive, which on Linux with transparent huge pages can wait for the kernel to
+# compact memory. Both stay in the JSON (``first_s``, ``warmup_s``).
 WARMUP = 2
 
 
