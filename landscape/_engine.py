@@ -99,7 +99,7 @@ def evaluate(fn: Callable, shape: tuple[int, ...], args: Any = (), data: Any = N
         raise ValueError(f"{owner}: the accumulate strategy sums over the data's samples; there is no data.")
     budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
     out_axes = dict(out_axes or {})
-    out_shapes = output_shapes(fn, len(shape), args, data)
+    out_shapes = _output_shapes(_Key(fn, (args, data), {"ndim": len(shape)}))
     if not isinstance(out_shapes, dict) or set(out_axes) - set(out_shapes):
         raise TypeError(f"{owner}: the per-item function must return a dict of outputs that includes every name of "
                         f"out_axes; got {type(out_shapes).__name__}.")
@@ -136,53 +136,41 @@ def evaluate(fn: Callable, shape: tuple[int, ...], args: Any = (), data: Any = N
     def launch(corner):
         return compiled(args, data, np.asarray(corner, np.int32), grid)
 
-    if not copy and tile == shape:  # one tile, no padding: its arrays are the result
-        results = {}
-        _run_tiles([(0,) * len(shape)], launch, lambda corner, result: results.update(result), progress,
-                   f"{owner} {what}")
-        if sink is not None:
-            sink(Chunk(tuple(slice(0, n) for n in shape), results))
-        return results, tile
-
-    results = {name: jax.tree_util.tree_map(lambda leaf: np.empty(leaf.shape[:axes[name]] + shape
-                                                                  + leaf.shape[axes[name]:], leaf.dtype), tree)
-               for name, tree in out_shapes.items()}
+    own = not copy and tile == shape  # one tile, no padding: its arrays are the result
+    results = {} if own else {
+        name: jax.tree_util.tree_map(lambda leaf: np.empty(leaf.shape[:axes[name]] + shape + leaf.shape[axes[name]:],
+                                                           leaf.dtype), tree)
+        for name, tree in out_shapes.items()}
     counts = [-(-n // t) for n, t in zip(shape, tile)]
     corners = [tuple(i * t for i, t in zip(np.unravel_index(k, counts), tile)) for k in range(math.prod(counts))]
 
     def store(corner, tile_result):
         extent = [min(t, n - c) for t, n, c in zip(tile, shape, corner)]
         where = tuple(slice(c, c + e) for c, e in zip(corner, extent))
-        valid = tuple(slice(0, e) for e in extent)
-        views = {}
-        for name, k in axes.items():
-            lead = (slice(None),) * k
-            views[name] = jax.tree_util.tree_map(lambda host, part: _copy(host, part, lead + where, lead + valid),
-                                                 results[name], tile_result[name])
+        if own:
+            results.update(tile_result)
+        else:
+            valid = tuple(slice(0, e) for e in extent)
+            for name, k in axes.items():
+                lead = (slice(None),) * k
+                for host, part in zip(*(jax.tree_util.tree_leaves(t) for t in (results[name], tile_result[name]))):
+                    host[lead + where] = part[lead + valid]
         if sink is not None:
-            sink(Chunk(where, views))
+            sink(Chunk(where, {name: jax.tree_util.tree_map(lambda a: a[(slice(None),) * axes[name] + where],
+                                                            results[name]) for name in axes}))
 
     _run_tiles(corners, launch, store, progress, f"{owner} {what}")
     return results, tile
 
 
-def output_shapes(fn: Callable, ndim: int, args: Any, data: Any) -> dict:
-    """What ``fn`` returns for one item of a grid of ``ndim`` axes: ``{name: pytree of jax.ShapeDtypeStruct}``
-    (traced once per function and argument shapes)."""
-    return _output_shapes(_Key(fn, (args, data), {"ndim": ndim}))
-
-
 @functools.lru_cache(maxsize=64)
 def _output_shapes(key: "_Key") -> dict:
+    """What ``fn`` returns for one item: ``{name: pytree of jax.ShapeDtypeStruct}``, traced once per function and
+    argument shapes."""
     fn, (args, data) = key.function, key.take_args()
     index = tuple(jax.ShapeDtypeStruct((), jnp.int32) for _ in range(key.static["ndim"]))
     prepare = getattr(fn, "prepare", _index)
     return jax.eval_shape(lambda i, a, d: fn(prepare(i, a), a, d), index, args, data)
-
-
-def _copy(host: np.ndarray, part: np.ndarray, where: tuple, valid: tuple) -> np.ndarray:
-    host[where] = part[valid]
-    return host[where]
 
 
 # ---------------------------------------------------------------------------------------------------------- a tile

@@ -13,6 +13,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from landscape import optim
 from landscape._files import atomic_write
 from landscape._version import __version__
 
@@ -174,8 +175,6 @@ def decode_value(spec: dict, arrays: dict, *, path="", kind="result"):
         return arrays[spec["array"]]
     if "tuple" in spec:
         return tuple(decode_value(v, arrays, path=path, kind=kind) for v in spec["tuple"])
-    from landscape import optim
-
     cls = getattr(optim, spec.get("optim", ""), None)
     if not (isinstance(cls, type) and issubclass(cls, (optim.Optimizer, optim.Schedule))):
         raise ValueError(f"{str(path)!r} was saved with the optimizer or schedule {spec.get('optim')!r}, which "

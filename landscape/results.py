@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import enum
+import functools
 import io
 import math
 from typing import Any
@@ -20,6 +21,7 @@ import jax
 import numpy as np
 
 from landscape import _serial
+from landscape import optim as _optim
 from landscape._files import atomic_write_text
 from landscape._pytrees import Params, param_names
 
@@ -70,6 +72,11 @@ class _Result:
         return all(_same(getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self))
 
     __hash__ = None
+
+
+def _scalar_names(tree, batch_axes: int) -> list[str]:
+    """The scalar parameter names of a tree whose leaves carry ``batch_axes`` leading axes (batch, time)."""
+    return param_names(jax.tree_util.tree_map(lambda leaf: np.zeros(np.shape(leaf)[batch_axes:]), tree))
 
 
 def _load_arrays(arrays: dict, names, path, kind: str, optional=()) -> dict:
@@ -173,11 +180,10 @@ class Trajectory(_Result):
     def final_loss(self) -> np.ndarray:
         return self.loss[..., -1]
 
-    @property
+    @functools.cached_property
     def names(self) -> list[str]:
         """Names of the scalar parameters (``"bias"``, ``"weight[1]"``), in flattening order."""
-        skip = len(self.batch_shape) + 1
-        return param_names(jax.tree_util.tree_map(lambda leaf: np.zeros(np.shape(leaf)[skip:]), self.params))
+        return _scalar_names(self.params, len(self.batch_shape) + 1)
 
     def coordinate(self, name: str, index: tuple = ()) -> np.ndarray:
         """``(T,)``: the scalar parameter ``name`` over time, for batch element ``index``."""
@@ -279,13 +285,11 @@ class Sweep(_Result):
 
     def optimizer(self, index: tuple | int):
         """The optimizer of the setting at ``index``, ready for :func:`landscape.run`."""
-        from landscape import optim
-
-        cls = getattr(optim, self.meta.get("optimizer", ""), None)
-        if not (isinstance(cls, type) and issubclass(cls, optim.Optimizer)):
+        cls = getattr(_optim, self.meta.get("optimizer", ""), None)
+        if not (isinstance(cls, type) and issubclass(cls, _optim.Optimizer)):
             raise ValueError(f"Sweep.optimizer: {self.meta.get('optimizer')!r} is not an optimizer of landscape.optim.")
         values = {k: v for k, v in self.setting(index).items() if k not in ("init", "seed")}
-        return optim.build(cls, **self.fixed, **values)
+        return _optim.build(cls, **self.fixed, **values)
 
     def select(self, **values) -> "Sweep":
         """The sub-sweep at one value of some axes, e.g. ``sw.select(nesterov=True)``; those axes disappear."""
@@ -328,10 +332,12 @@ class Sweep(_Result):
             row["steps_to_tol"] = int(self.steps_to_tol[index])
         leaves = jax.tree_util.tree_leaves(self.final_params)
         values = np.concatenate([np.ravel(leaf[index]) for leaf in leaves]) if leaves else []
-        names = param_names(jax.tree_util.tree_map(lambda leaf: np.zeros(np.shape(leaf)[len(self.shape):]),
-                                                   self.final_params))
-        row.update({f"final.{name}": float(v) for name, v in zip(names, values)})
+        row.update({f"final.{name}": float(v) for name, v in zip(self._param_names, values)})
         return row
+
+    @functools.cached_property
+    def _param_names(self) -> list[str]:
+        return _scalar_names(self.final_params, len(self.shape))
 
     def table(self) -> list[dict]:
         """One row per setting (C order over ``axes``): its hyperparameters, then its summaries."""
