@@ -12,6 +12,7 @@ Importing this module does not start JAX's backend (the suite's parent process i
 from __future__ import annotations
 
 import importlib
+import argparse
 import itertools
 import json
 import os
@@ -175,9 +176,16 @@ def add_output_arguments(p, quick_help: str) -> None:
                    "in the current directory)")
 
 
-def add_cpu_devices_argument(p) -> None:
+def add_training_arguments(p, quick_help: str, diagnostics_help: str) -> None:
+    """The flags of the run and sweep workloads: their optax and peak-memory measurements, diagnostics, the CPU
+    device count, the common flags and the hidden ``--child`` of their fresh-process measurements."""
+    p.add_argument("--no-optax", action="store_true", help="skip the optax baselines")
+    p.add_argument("--no-peak", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--no-diagnostics", action="store_true", help=diagnostics_help)
     p.add_argument("--cpu-devices", default="auto", help="CPU devices JAX exposes: auto (one per core, at most 8, "
                    "as `landscape sweep` asks for; the default) or a number (1: JAX's default)")
+    add_common_arguments(p, quick_help)
+    p.add_argument("--child", help=argparse.SUPPRESS)
 
 
 def set_cpu_devices(setting: str) -> None:

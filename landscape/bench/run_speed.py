@@ -31,8 +31,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import landscape as ls
-from landscape.bench.common import (add_common_arguments, add_cpu_devices_argument, compiled_loop_stats, environment,
-                                    finish_warnings, hlo_loop_stats, max_rel_err, peak_fields, peak_rss_bytes, peer,
+from landscape.bench.common import (add_training_arguments, compiled_loop_stats, environment, finish_warnings,
+                                    hlo_loop_stats, max_rel_err, peak_fields, peak_rss_bytes, peer,
                                     print_notes_and_targets, print_table, ratio_target, rss_bytes, run_child,
                                     save_result, set_cpu_devices, sgemm_roofline, skipped_row, start_run, timed,
                                     torch_peer)
@@ -258,12 +258,8 @@ def main(argv=None) -> dict:
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps per setting")
     p.add_argument("--repeats", type=int, default=5, help="steady-state repeats (median reported)")
     p.add_argument("--torch-settings", type=int, help="settings timed with the torch loops (default 5; 2 with --quick)")
-    p.add_argument("--no-optax", action="store_true", help="skip the optax baselines")
-    p.add_argument("--no-peak", action="store_true", help="skip the peak-memory subprocesses")
-    p.add_argument("--no-diagnostics", action="store_true", help="skip other every values, HLO stats and headroom")
-    add_cpu_devices_argument(p)
-    add_common_arguments(p, "smoke test: 30 × 30 settings, 2 torch settings")
-    p.add_argument("--child", help=argparse.SUPPRESS)
+    add_training_arguments(p, "smoke test: 30 × 30 settings, 2 torch settings",
+                           "skip other every values, HLO stats and headroom")
     args = p.parse_args(argv)
     set_cpu_devices(args.cpu_devices)
     n_lr = args.lrs or (30 if args.quick else 100)

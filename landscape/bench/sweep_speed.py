@@ -31,10 +31,10 @@ import jax
 import numpy as np
 
 import landscape as ls
-from landscape.bench.common import (add_common_arguments, add_cpu_devices_argument, environment, finish_warnings,
-                                    max_rel_err, peak_fields, peak_rss_bytes, peer, print_notes_and_targets,
-                                    print_table, ratio_target, rss_bytes, run_child, save_result, set_cpu_devices,
-                                    sgemm_roofline, skipped_row, start_run, timed, torch_peer)
+from landscape.bench.common import (add_training_arguments, environment, finish_warnings, max_rel_err, peak_fields,
+                                    peak_rss_bytes, peer, print_notes_and_targets, print_table, ratio_target, rss_bytes,
+                                    run_child, save_result, set_cpu_devices, sgemm_roofline, skipped_row, start_run,
+                                    timed, torch_peer)
 from landscape.bench.run_speed import (FLOP_COUNT, FLOPS_PER_SAMPLE_STEP, LR_RANGE, MOMENTUM_RANGE, TOLERANCE,
                                        optax_runner, problem, settings, time_torch, torch_indices)
 
@@ -142,13 +142,8 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=3, help="steady-state repeats (median reported)")
     p.add_argument("--torch-settings", type=int, help="settings timed with the torch loop (default 5 for (a), 20 "
                    "for (b); 2 and 5 with --quick)")
-    p.add_argument("--no-optax", action="store_true", help="skip the optax baseline")
     p.add_argument("--no-cli", action="store_true", help="skip timing the landscape sweep CLI")
-    p.add_argument("--no-peak", action="store_true", help="skip the peak-memory subprocesses")
-    p.add_argument("--no-diagnostics", action="store_true", help="skip the chunk-size diagnostics")
-    add_cpu_devices_argument(p)
-    add_common_arguments(p, "smoke test: small grids")
-    p.add_argument("--child", help=argparse.SUPPRESS)
+    add_training_arguments(p, "smoke test: small grids", "skip the chunk-size diagnostics")
     args = p.parse_args(argv)
     set_cpu_devices(args.cpu_devices)
     q = args.quick
