@@ -31,7 +31,12 @@ _MAX_CHUNK = {"cpu": 2**20, "default": 2**24}
 # MLP: 1.3× slower, twice the compile time) keep the blocks.
 _UNROLLED_SAMPLES = 64
 _UNROLLED_PARAMS = 8
-_FAST_ROWS = 32  # rows the least-squares fast path fills at a time: 32 rows of 4096 floats stay in L2
+_FAST_ROWS = 32
+# Strategy choice (see choose_strategy): models up to _SMALL_MODEL parameters are evaluated vectorised over points;
+# bigger ones loop over points, about _LOOP_WORK multiply-adds (parameters × samples) per vectorised block.
+_SMALL_MODEL = 64
+_LOOP_WORK = 2**26
+_MAX_LOOP_BLOCK = 64  # rows the least-squares fast path fills at a time: 32 rows of 4096 floats stay in L2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +104,8 @@ def loss_map(
     memory_budget: int | None = None,
     chunk_size: int | None = None,
     progress: bool | None = None,
-    accumulate_samples: bool | None = None,
+    strategy: str | None = None,
+    block: int | None = None,
     fast_path: bool = True,
 ) -> LossMap:
     """Evaluate ``problem.loss`` on the grid ``x × y`` of a plane through ``center`` (default ``problem.params``).
@@ -114,8 +120,11 @@ def loss_map(
         chunk_size: at most this many points per tile (whole rows of the grid when one fits), overriding the
             budget.
         progress: show a progress bar (None: only when the map takes more than about a second).
-        accumulate_samples: for problems whose loss is a mean over samples (``problem.sample_mean``), sum it one
-            sample at a time, vectorised over points (None: whenever it applies; False: one vmapped loss per point).
+        strategy: how a tile of points is evaluated: ``"vmap"`` (all at once), ``"loop"`` (``block`` points at a
+            time, the whole data set in each point's matrix products) or ``"accumulate"`` (a loss that is a mean
+            over samples, ``problem.sample_mean``, summed one sample at a time, vectorised over points; ``block``
+            samples per unrolled block). None: chosen from the problem (see :func:`choose_strategy`).
+        block: see ``strategy`` (default: 1 point for ``loop``, 10 samples for ``accumulate``).
         fast_path: for MSE on a model affine in its parameters (``problem.linear``), evaluate the exact quadratic
             the loss is on any plane, from float64 sufficient statistics, instead of the model at every point.
 
@@ -128,10 +137,15 @@ def loss_map(
         _checks.integer("loss_map", "memory_budget", memory_budget, 1, "a positive number of bytes")
     if chunk_size is not None:
         _checks.integer("loss_map", "chunk_size", chunk_size, 1, "a positive integer")
-    sample_mean = problem.sample_mean and accumulate_samples is not False
-    if accumulate_samples and not sample_mean:
-        raise ValueError(f"loss_map: accumulate_samples=True needs a problem whose loss is a mean over samples; "
-                         f"{problem.name!r} does not declare sample_mean.")
+    if block is not None and strategy is None:
+        raise ValueError(f"loss_map: block={block!r} needs a strategy (\"loop\" or \"accumulate\") to apply to.")
+    if strategy is not None:
+        _checks.one_of("loss_map", "strategy", strategy, ("vmap", "loop", "accumulate"))
+        if block is not None:
+            _checks.integer("loss_map", "block", block, 1, "a positive integer")
+        if strategy == "accumulate" and not problem.sample_mean:
+            raise ValueError(f"loss_map: the accumulate strategy needs a problem whose loss is a mean over samples; "
+                             f"{problem.name!r} does not declare sample_mean.")
 
     dtype = np.dtype(jnp.result_type(float))
     center = problem.params if center is None else center
@@ -155,17 +169,39 @@ def loss_map(
         out = quadratic.on_grid(x, y, grad, dtype)
         meta["method"] = "least-squares quadratic"
     else:
-        n_samples, n_params = problem.n_samples, len(origin)
-        unroll = not grad and sample_mean and n_samples <= _UNROLLED_SAMPLES and n_params <= _UNROLLED_PARAMS
         args = {name: np.asarray(a, dtype) for name, a in
                 (("origin", origin), ("dx", dx), ("dy", dy), ("xs", x.values), ("ys", y.values))}
-        strategy = _engine.Strategy("accumulate", n_samples if unroll else None) if sample_mean else _engine.Strategy()
+        strategy = choose_strategy(problem, grad) if strategy is None else _engine.Strategy(strategy, block)
         out, _ = _engine.evaluate(_PlanePoint(problem.fn, treedef, shapes, bool(grad)), (y.num, x.num), args,
                                   problem.data, strategy=strategy, memory_budget=memory_budget, chunk_size=chunk_size,
                                   max_chunk=_MAX_CHUNK, progress=progress, owner="loss_map", what=f"{y.num}×{x.num} grid")
-        meta.update(method="sample accumulation" if sample_mean else "direct", devices=jax.local_device_count())
+        meta.update(method="sample accumulation" if strategy.kind == "accumulate" else "direct",
+                    strategy=list(strategy), devices=jax.local_device_count())
     return LossMap(out["values"], x.values, y.values, x.name, y.name, grad_x=out.get("grad_x"),
                    grad_y=out.get("grad_y"), meta=meta)
+
+
+def choose_strategy(problem: Problem, grad: bool = False) -> _engine.Strategy:
+    """The engine strategy a map of ``problem`` uses by default, from the measurements in ``bench/`` (2 CPU cores):
+
+    - a small model (at most :data:`_SMALL_MODEL` parameters) whose loss is a mean over samples: ``accumulate``,
+      one sample at a time vectorised over points (several times faster than per-point reductions), the samples of
+      a short data set in one unrolled block when no gradient is asked for;
+    - other small models and data-free functions: ``vmap`` over the whole tile (elementwise work);
+    - networks: ``loop`` over points, the whole data set in each point's matrix products, ``block`` points
+      vectorised at a time, fewer the more work one point is (one point of a 85k-parameter MLP on 1347 samples
+      already fills the cores; 16 points of a 3.7k-parameter one do).
+    """
+    n_params = sum(int(np.size(leaf)) for leaf in jax.tree_util.tree_leaves(problem.params))
+    n_samples = problem.n_samples or 1
+    if n_params <= _SMALL_MODEL:
+        if not problem.sample_mean:
+            return _engine.Strategy()
+        unroll = not grad and n_samples <= _UNROLLED_SAMPLES and n_params <= _UNROLLED_PARAMS
+        return _engine.Strategy("accumulate", n_samples if unroll else None)
+    work = n_params * n_samples  # multiply-adds of one point's forward pass, roughly
+    block = 2 ** int(np.clip(np.round(np.log2(_LOOP_WORK / work)), 0, np.log2(_MAX_LOOP_BLOCK)))
+    return _engine.Strategy("loop", block)
 
 
 def _resolve_axis(axis: Axis, which: str, problem: Problem, treedef, shapes, names: list[str]):

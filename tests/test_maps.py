@@ -220,15 +220,15 @@ def test_sample_accumulation_equals_direct_evaluation(name):
     (xn, xb), (yn, yb) = list(prob.bounds.items())[:2]
     x, y = ls.Axis(xn, *xb, 23), ls.Axis(yn, *yb, 17)
     accumulated = ls.loss_map(prob, x, y, grad=True)
-    direct = ls.loss_map(prob, x, y, grad=True, accumulate_samples=False)
+    direct = ls.loss_map(prob, x, y, grad=True, strategy="vmap")
     for field in ("values", "grad_x", "grad_y"):
         a, d = getattr(accumulated, field), getattr(direct, field)
         np.testing.assert_allclose(a, d, rtol=2e-5, atol=2e-5 * np.abs(d).max())
 
 
 def test_accumulate_samples_needs_a_sample_mean_problem():
-    with pytest.raises(ValueError, match="accumulate_samples=True needs"):
-        ls.loss_map(problems.booth(), ls.Axis("x", 0, 1, 3), ls.Axis("y", 0, 1, 3), accumulate_samples=True)
+    with pytest.raises(ValueError, match="accumulate strategy needs"):
+        ls.loss_map(problems.booth(), ls.Axis("x", 0, 1, 3), ls.Axis("y", 0, 1, 3), strategy="accumulate")
 
 
 # ---------------------------------------------------------------------------------------------- least-squares fast path
