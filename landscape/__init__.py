@@ -6,21 +6,21 @@ The tree is the architecture: ``problems`` (+ ``losses``, ``optim``, ``direction
 CLI read.
 """
 
-from landscape import losses, optim, problems
+from landscape import directions, losses, optim, problems
 from landscape._version import __version__
 from landscape.devices import one_device_per_cpu_core
 from landscape.directions import random_directions
 from landscape.gradcheck import GradCheck, check_grad
 from landscape.maps import Axis, loss_map
 from landscape.problems import Problem
-from landscape.results import LossMap, RandomSearch, Status, Sweep, Trajectory
+from landscape.results import LossLine, LossMap, RandomSearch, Status, Sweep, Trajectory
 from landscape.runs import compare, run
 from landscape.search import random_search
 from landscape.sweeps import sweep
 
 __all__ = [
-    "Axis", "GradCheck", "LossMap", "Problem", "RandomSearch", "Status", "Sweep", "Trajectory", "__version__",
-    "check_grad", "compare", "loss_map", "losses", "one_device_per_cpu_core", "optim", "problems",
+    "Axis", "GradCheck", "LossLine", "LossMap", "Problem", "RandomSearch", "Status", "Sweep", "Trajectory", "__version__",
+    "check_grad", "compare", "directions", "loss_map", "losses", "one_device_per_cpu_core", "optim", "problems",
     "random_directions", "random_search", "run", "sweep",
 ]
 

@@ -28,45 +28,66 @@ class Record(NamedTuple):
     """What is recorded every ``every`` steps (leaves ``(T, …)``)."""
 
     params: Params
+    state: Params | None  # the model state (None for a problem without one)
     loss: jax.Array  # NaN from the step of divergence on
     grad_norm: jax.Array
     grads: Params | None  # the full-data gradient, when asked for
 
 
 def _tree_finite(tree) -> jax.Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)]))
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)] or
+                             [jnp.asarray(True)]))
 
 
 def _global_norm(tree) -> jax.Array:
     return jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree_util.tree_leaves(tree)))
 
 
-def trajectory(fn, data, opt, params, key, permutations, tol, *, steps, every, batch_size, n_samples,
-               record_grads=False, sample_mean=False) -> tuple[Record, Summary]:
+def trajectory(objective, data, opt, params, state, key, permutations, tol, *, steps, every, batch_size, n_samples,
+               record_grads=False, sample_mean=False, stateful=False) -> tuple[Record, Summary]:
     """One optimizer from one starting point: its records at steps 0, every, …, steps (leaves
     ``(steps // every + 1, …)``, time first, written by the step loop itself: joining a first record to the others
-    under ``vmap`` would transpose the whole history) and its :class:`Summary`."""
+    under ``vmap`` would transpose the whole history) and its :class:`Summary`.
+
+    ``objective(params, data, state, train) -> (loss, new_state)`` (see ``Problem.objective``). The recorded loss
+    is the full-data loss in evaluation mode (``train=False``); a step's gradient is taken in training mode on its
+    batch, and with ``stateful`` the model state it returns is carried to the next step.
+    """
+    def eval_loss(p, s, batch):
+        return objective(p, batch, s, False)[0]
+
     if sample_mean:
-        full_loss = lambda p: mean_over_samples(lambda batch: fn(p, batch), data)  # noqa: E731
-        full = lambda p: mean_over_samples(lambda batch: jax.value_and_grad(fn)(p, batch), data)  # noqa: E731
+        full_loss = lambda p, s: mean_over_samples(lambda batch: eval_loss(p, s, batch), data)  # noqa: E731
+        full = lambda p, s: mean_over_samples(  # noqa: E731
+            lambda batch: jax.value_and_grad(eval_loss)(p, s, batch), data)
     else:
-        full_loss = lambda p: fn(p, data)  # noqa: E731
+        full_loss = lambda p, s: eval_loss(p, s, data)  # noqa: E731
         full = jax.value_and_grad(full_loss)
     minibatch = batch_size is not None
+    separate = minibatch or stateful  # the step's gradient is not the recorded loss's
 
-    def batch_value_and_grad(p, t):
+    def train_value_and_grad(p, s, batch):
+        (loss, new_s), grad = jax.value_and_grad(lambda q: objective(q, batch, s, True), has_aux=True)(p)
+        return loss, grad, new_s
+
+    def batch_value_and_grad(p, s, t):
         epoch, k = divmod(t, batches_per_epoch(n_samples, batch_size))
         order = permutations[epoch] if permutations is not None else jax.random.permutation(
             jax.random.fold_in(key, epoch), n_samples)
-        return _minibatch_value_and_grad(fn, p, data, order, k, batch_size)
+        return _on_minibatch(lambda batch: train_value_and_grad(p, s, batch), data, order, k, batch_size)
 
     def step(carry, t):
-        p, state, loss, grad, summary = carry
-        batch_loss, batch_grad = batch_value_and_grad(p, t) if minibatch else (loss, grad)
-        new_p, new_state = opt.update(batch_grad, state, p, loss=batch_loss)
-        new_loss, new_grad = (full_loss(new_p), grad) if minibatch else full(new_p)
+        p, s, opt_state, loss, grad, summary = carry
+        if minibatch:
+            batch_loss, batch_grad, new_s = batch_value_and_grad(p, s, t)
+        elif stateful:
+            batch_loss, batch_grad, new_s = train_value_and_grad(p, s, data)
+        else:
+            batch_loss, batch_grad, new_s = loss, grad, s
+        new_p, new_opt_state = opt.update(batch_grad, opt_state, p, loss=batch_loss)
+        new_loss, new_grad = (full_loss(new_p, new_s), grad) if separate else full(new_p, new_s)
         alive = summary.diverged_at < 0
-        keep = alive & _tree_finite(new_p) & jnp.isfinite(new_loss)
+        keep = alive & _tree_finite(new_p) & _tree_finite(new_s) & jnp.isfinite(new_loss)
         select = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b), new, old)  # noqa: E731
         better = keep & (new_loss < summary.best_loss)
         summary = Summary(
@@ -75,14 +96,14 @@ def trajectory(fn, data, opt, params, key, permutations, tol, *, steps, every, b
             hit_step=jnp.where(keep & (summary.hit_step < 0) & (new_loss <= tol), t + 1, summary.hit_step),
             diverged_at=jnp.where(alive & ~keep, t + 1, summary.diverged_at),
         )
-        return (select(new_p, p), select(new_state, state), jnp.where(keep, new_loss, loss),
+        return (select(new_p, p), select(new_s, s), select(new_opt_state, opt_state), jnp.where(keep, new_loss, loss),
                 select(new_grad, grad), summary), None
 
     def record(carry) -> Record:
-        p, _, loss, grad, summary = carry
-        if minibatch:
-            grad = full(p)[1]
-        return Record(p, jnp.where(summary.diverged_at >= 0, jnp.nan, loss), _global_norm(grad),
+        p, s, _, loss, grad, summary = carry
+        if separate:
+            grad = full(p, s)[1]
+        return Record(p, s, jnp.where(summary.diverged_at >= 0, jnp.nan, loss), _global_norm(grad),
                       grad if record_grads else None)
 
     n_blocks = steps // every
@@ -93,12 +114,12 @@ def trajectory(fn, data, opt, params, key, permutations, tol, *, steps, every, b
 
         return jax.lax.cond(k < n_blocks, steps_of_block, lambda c: c, carry), record(carry)
 
-    loss0, grad0 = full(params)
+    loss0, grad0 = full(params, state)
     finite0 = jnp.isfinite(loss0) & _tree_finite(params)
     minus_one = jnp.asarray(-1, jnp.int32)
     summary = Summary(jnp.where(finite0, loss0, jnp.inf), jnp.asarray(0, jnp.int32),
                       jnp.where(finite0 & (loss0 <= tol), 0, minus_one), jnp.where(finite0, minus_one, 0))
-    carry = (params, opt.init(params), loss0, grad0, summary)
+    carry = (params, state, opt.init(params), loss0, grad0, summary)
     carry, records = jax.lax.scan(block, carry, jnp.arange(n_blocks + 1, dtype=jnp.int32))
     return records, carry[-1]
 
@@ -115,19 +136,18 @@ def batches_per_epoch(n_samples: int, batch_size: int) -> int:
     return -(-n_samples // batch_size)
 
 
-def _minibatch_value_and_grad(fn, params, data, order, k, batch_size: int):
-    """Loss and gradient of ``fn`` on batch ``k`` of an epoch whose sample order is ``order`` (a permutation).
+def _on_minibatch(f, data, order, k, batch_size: int):
+    """``f(batch)`` on batch ``k`` of an epoch whose sample order is ``order`` (a permutation).
 
-    Batch ``k`` is ``order[k·B : (k+1)·B]``; the short last batch is averaged over its own size, as the loss's
-    mean reduction does on it.
+    Batch ``k`` is ``order[k·B : (k+1)·B]``; the short last batch has its own size (the loss's mean reduction then
+    averages over it, as torch's does).
     """
     n_samples = order.shape[0]
     n_batches = batches_per_epoch(n_samples, batch_size)
     start_of_last = (n_batches - 1) * batch_size
 
     def on(indices):
-        batch = jax.tree_util.tree_map(lambda a: a[indices], data)
-        return jax.value_and_grad(lambda p: fn(p, batch))(params)
+        return f(jax.tree_util.tree_map(lambda a: a[indices], data))
 
     def full():
         return on(jax.lax.dynamic_slice(order, (k * batch_size,), (batch_size,)))

@@ -237,3 +237,26 @@ def get(name):
     if key not in _LOSSES:
         raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(_LOSSES)}")
     return _LOSSES[key]
+
+
+# ---------------------------------------------------------------------------------------------------------- metrics
+# Not losses (their derivative is zero by construction): quantities to report beside one, e.g. in loss maps' metrics.
+
+
+def accuracy(predictions, targets):
+    """The fraction of samples whose highest-scoring class is the target: ``predictions`` ``(N, C)`` (logits or
+    probabilities), ``targets`` class indices ``(N,)`` or class probabilities / one-hot ``(N, C)``."""
+    predictions = jnp.asarray(predictions)
+    if predictions.ndim != 2:
+        raise ValueError(f"accuracy: predictions must be (samples, classes) scores, got shape {predictions.shape}; "
+                         f"for one score per sample use binary_accuracy.")
+    targets = jnp.asarray(targets)
+    labels = jnp.argmax(targets, axis=-1) if targets.ndim == 2 else targets
+    return jnp.mean(jnp.argmax(predictions, axis=-1) == labels)
+
+
+def binary_accuracy(predictions, targets, threshold: float = 0.5):
+    """The fraction of samples with ``(predictions > threshold) == (targets > 0.5)``: probabilities with the
+    default threshold, logits with ``threshold=0``."""
+    predictions, targets = jnp.ravel(jnp.asarray(predictions)), jnp.ravel(jnp.asarray(targets))
+    return jnp.mean((predictions > threshold) == (targets > 0.5))

@@ -20,7 +20,7 @@ import numpy as np
 from landscape import _checks, _engine
 from landscape._pytrees import Params, flatten, param_names, unflatten
 from landscape.problems import Problem
-from landscape.results import LossMap
+from landscape.results import LossLine, LossMap
 
 # Points per tile, whatever the budget: on CPU, tiles of 2^18–2^20 points keep the per-point accumulators in cache
 # (measured: 2^20 is 2× faster than 2^22 on seed_regression); accelerators want bigger launches.
@@ -71,27 +71,208 @@ class Axis:
         return self.target if isinstance(self.target, str) else "direction"
 
 
-class _PlanePoint(NamedTuple):
-    """The engine's per-item function of a direct map: the loss at grid point ``(i, j)``, the parameters
-    ``origin + xs[j]·dx + ys[i]·dy``, and with ``grad`` its derivatives along the two axes (the gradient's
-    projections on ``dx`` and ``dy``)."""
+class _SlicePoint(NamedTuple):
+    """The engine's per-item function of a slice: at grid point ``(i, j)`` of a plane (``(j,)`` of a line), the
+    parameters ``origin + xs[j]·dx + ys[i]·dy`` (and the state, fixed or moved the same way along its own
+    directions); their loss, with ``grad`` its derivatives along the axes (the gradient's projections on the
+    directions), and each metric, on the training data and on the held-out data.
 
-    fn: Callable
+    ``data`` is ``(training data, held-out data or None)``. Without metrics and held-out data the loss is
+    ``objective``; with them, the model's predictions are computed once per data set and ``criterion`` and every
+    metric read them.
+    """
+
+    objective: Callable
+    predictor: Callable | None
+    criterion: Callable | None
+    metrics: tuple  # ((name, metric(predictions, targets) -> scalar), …)
     treedef: Any
     shapes: tuple
+    state_treedef: Any
+    state_shapes: tuple | None  # None: the state is held fixed (args["state"])
+    ndim: int
     grad: bool
 
     def prepare(self, index, args):
-        i, j = index
-        flat = args["origin"] + args["xs"][j] * args["dx"] + args["ys"][i] * args["dy"]
-        return unflatten(flat, self.treedef, self.shapes)
+        coords = [args["xs"][index[-1]]] + ([args["ys"][index[0]]] if self.ndim == 2 else [])
+        params = unflatten(_moved(args["origin"], coords, args["directions"]), self.treedef, self.shapes)
+        if self.state_shapes is None:
+            return params, args["state"]
+        moved = _moved(args["state_origin"], coords, args["state_directions"])
+        return params, unflatten(moved, self.state_treedef, self.state_shapes)
 
-    def __call__(self, params, args, data):
-        if not self.grad:
-            return {"values": self.fn(params, data)}
-        value, grad = jax.value_and_grad(self.fn)(params, data)
-        flat = jnp.concatenate([jnp.ravel(g) for g in jax.tree_util.tree_leaves(grad)])
-        return {"values": value, "grad_x": flat @ args["dx"], "grad_y": flat @ args["dy"]}
+    def __call__(self, point, args, data):
+        params, state = point
+        train, held_out = data
+        if self.predictor is None:  # the loss only
+            loss = lambda p: self.objective(p, train, state, False)[0]  # noqa: E731
+            predictions = None
+        else:
+            inputs, targets = train
+            loss = lambda p: (self.criterion(self.predictor(p, state, inputs), targets),  # noqa: E731
+                              self.predictor(p, state, inputs))
+        out = {}
+        if self.grad:
+            value, grad = (jax.value_and_grad(loss, has_aux=True) if self.predictor else jax.value_and_grad(loss))(
+                params)
+            if self.predictor is not None:
+                value, predictions = value
+            flat = jnp.concatenate([jnp.ravel(g) for g in jax.tree_util.tree_leaves(grad)])
+            out["grad"] = jnp.stack([flat @ d for d in args["directions"]])
+        else:
+            value = loss(params)
+            if self.predictor is not None:
+                value, predictions = value
+        out["values"] = value
+        if self.predictor is not None:
+            out.update({name: metric(predictions, targets) for name, metric in self.metrics})
+            if held_out is not None:
+                test_inputs, test_targets = held_out
+                test_predictions = self.predictor(params, state, test_inputs)
+                out["test_loss"] = self.criterion(test_predictions, test_targets)
+                out.update({f"test_{name}": metric(test_predictions, test_targets) for name, metric in self.metrics})
+        return out
+
+
+def _moved(origin, coords, directions):
+    """``origin + Σ coords[k]·directions[k]``."""
+    for c, d in zip(coords, directions):
+        origin = origin + c * d
+    return origin
+
+
+class _Slice(NamedTuple):
+    """What a slice's front end hands back: the engine's outputs and the metadata."""
+
+    out: dict
+    meta: dict
+
+
+def _evaluate_slice(owner: str, problem: Problem, axes: list, center, *, grad: bool, metrics, state_directions,
+                    memory_budget, chunk_size, progress, strategy, block, fast_path) -> _Slice:
+    """Validate the arguments of a map (two axes) or a line (one axis) and evaluate it."""
+    if not isinstance(problem, Problem):
+        raise TypeError(f"{owner}: problem must be a landscape Problem, got {type(problem).__name__}.")
+    if memory_budget is not None:
+        _checks.integer(owner, "memory_budget", memory_budget, 1, "a positive number of bytes")
+    if chunk_size is not None:
+        _checks.integer(owner, "chunk_size", chunk_size, 1, "a positive integer")
+    if block is not None and strategy is None:
+        raise ValueError(f"{owner}: block={block!r} needs a strategy (\"loop\" or \"accumulate\") to apply to.")
+    metrics = _check_metrics(owner, problem, metrics)
+    evaluated_alone = not metrics and problem.held_out is None  # the loss alone: the objective, all strategies
+    if strategy is not None:
+        _checks.one_of(owner, "strategy", strategy, ("vmap", "loop", "accumulate"))
+        if block is not None:
+            _checks.integer(owner, "block", block, 1, "a positive integer")
+        if strategy == "accumulate" and not (problem.sample_mean and evaluated_alone):
+            raise ValueError(f"{owner}: the accumulate strategy needs a problem whose loss is a mean over samples "
+                             f"(sample_mean) and no metrics or held-out data; {problem.name!r} does not qualify.")
+
+    dtype = np.dtype(jnp.result_type(float))
+    center = problem.params if center is None else center
+    center64, treedef, shapes = flatten(center, np.float64)  # the slice in float64; the device gets ``dtype``
+    names = param_names(center)
+    resolved = [_resolve_axis(owner, axis, which, problem, treedef, shapes, names)
+                for axis, which in zip(axes, ("x", "y"))]
+    named = [i for _, i in resolved if i is not None]
+    if len(named) != len(set(named)):
+        raise ValueError(f"{owner}: x and y both vary parameter {axes[0].target!r}; choose two different parameters.")
+    origin = center64.copy()
+    origin[named] = 0  # a named axis takes absolute values
+    directions = [d for d, _ in resolved]
+    if grad:
+        _check_differentiable(owner, problem, center)
+    state_args, state_treedef, state_shapes = _state_args(owner, problem, state_directions, len(axes), dtype)
+
+    meta = {"problem": problem.name, "dtype": dtype.name,
+            **{f"{which}_axis": _axis_meta(axis) for axis, which in zip(axes, ("x", "y"))},
+            "center": dict(zip(names, center64.tolist())) if len(names) <= 64 else None}
+    shape = tuple(axis.num for axis in reversed(axes))  # (ny, nx) or (nx,)
+    what = "×".join(map(str, shape)) + (" grid" if len(axes) == 2 else "-point line")
+    if len(axes) == 2 and fast_path and evaluated_alone and problem.linear and problem.loss_name == "mse" \
+            and problem.model is not None and problem.data and problem.state is None:
+        quadratic = _least_squares_plane(problem, origin, *directions, treedef, shapes)
+        if quadratic is not None:  # a closed form: NumPy on the host, where the result lives (nothing to compile)
+            _engine.check_host_memory(math.prod(shape) * (3 if grad else 1) * dtype.itemsize, owner, what,
+                                      "ask for fewer points")
+            meta["method"] = "least-squares quadratic"
+            return _Slice(quadratic.on_grid(*axes, grad, dtype), meta)
+
+    args = {"origin": np.asarray(origin, dtype), "directions": [np.asarray(d, dtype) for d in directions],
+            "xs": np.asarray(axes[0].values, dtype), **state_args}
+    if len(axes) == 2:
+        args["ys"] = np.asarray(axes[1].values, dtype)
+    engine_strategy = choose_strategy(problem, grad, evaluated_alone) if strategy is None else \
+        _engine.Strategy(strategy, block)
+    item = _SlicePoint(problem.objective, None if evaluated_alone else problem.predictor, problem.criterion, metrics,
+                       treedef, shapes, state_treedef, state_shapes, len(axes), bool(grad))
+    out, _ = _engine.evaluate(item, shape, args, (problem.data, problem.held_out), strategy=engine_strategy,
+                              memory_budget=memory_budget, chunk_size=chunk_size, max_chunk=_MAX_CHUNK,
+                              progress=progress, owner=owner, what=what)
+    meta.update(method="sample accumulation" if engine_strategy.kind == "accumulate" else "direct",
+                strategy=[engine_strategy.kind, engine_strategy.block], devices=jax.local_device_count())
+    return _Slice(out, meta)
+
+
+def _check_metrics(owner: str, problem: Problem, metrics) -> tuple:
+    """``metrics`` (a dict ``{name: metric(predictions, targets) -> scalar}``) as a sorted tuple of pairs."""
+    if metrics is None:
+        return ()
+    if not isinstance(metrics, dict) or not all(isinstance(k, str) and callable(v) for k, v in metrics.items()):
+        raise TypeError(f"{owner}: metrics must be a dict {{name: metric(predictions, targets) -> scalar}}, e.g. "
+                        f"{{'accuracy': ls.losses.accuracy}}; got {metrics!r}.")
+    reserved = sorted(set(metrics) & {"loss", "values", "grad", "test_loss"} | {k for k in metrics if k.startswith("test_")})
+    if reserved:
+        raise ValueError(f"{owner}: metric name {reserved[0]!r} is reserved (the loss and held-out results use it); "
+                         f"choose another.")
+    if metrics and problem.predictor is None:
+        raise ValueError(f"{owner}: metrics need a problem with a model and a loss of its predictions; build "
+                         f"{problem.name!r} with Problem.from_model.")
+    return tuple(sorted(metrics.items()))
+
+
+def _state_args(owner: str, problem: Problem, state_directions, n_axes: int, dtype) -> tuple[dict, Any, tuple | None]:
+    """The engine arguments for the model state, its structure and leaf shapes: held fixed (``{"state": …}``, no
+    shapes), or moved along ``state_directions`` (one direction per axis, pytrees like the state), as the reference
+    code's ``dir_type=states`` does."""
+    if state_directions is None:
+        return {"state": jax.tree_util.tree_map(np.asarray, problem.state)}, None, None
+    if problem.state is None:
+        raise ValueError(f"{owner}: state_directions were given, but problem {problem.name!r} has no state.")
+    if not isinstance(state_directions, (tuple, list)) or len(state_directions) != n_axes:
+        raise ValueError(f"{owner}: state_directions must be {n_axes} pytree(s) shaped like the state, one per axis.")
+    origin, treedef, shapes = flatten(problem.state, np.float64)
+    vectors = []
+    for d in state_directions:
+        vector, d_treedef, d_shapes = flatten(d, np.float64)
+        if d_treedef != treedef or d_shapes != shapes:
+            raise ValueError(f"{owner}: each of state_directions must have the state's structure and shapes "
+                             f"{shapes}, got {d_shapes}.")
+        vectors.append(np.asarray(vector, dtype))
+    return {"state_origin": np.asarray(origin, dtype), "state_directions": vectors}, treedef, shapes
+
+
+def _check_differentiable(owner: str, problem: Problem, center) -> None:
+    """``grad=True`` on a loss whose derivative is zero by construction (an accuracy, a rounding) is an error:
+    traced (nothing computed), the loss's tangent does not depend on the parameters' tangent."""
+    def tangent(params, t):
+        return jax.jvp(lambda p: problem.objective(p, problem.data, problem.state, False)[0], (params,), (t,))[1]
+
+    closed = jax.make_jaxpr(tangent)(center, center)
+    tangent_vars = set(closed.jaxpr.invars[len(jax.tree_util.tree_leaves(center)):])
+    live = set(tangent_vars)
+    for eqn in closed.jaxpr.eqns:
+        if any(_is_var(v) and v in live for v in eqn.invars):
+            live.update(eqn.outvars)
+    if not any(_is_var(v) and v in live for v in closed.jaxpr.outvars):
+        raise ValueError(f"{owner}: grad=True, but the loss of {problem.name!r} is not differentiable in its "
+                         f"parameters (its derivative is zero by construction, e.g. an accuracy); drop grad=True, or "
+                         f"map a differentiable loss and pass the metric in metrics=.")
+
+
+def _is_var(v) -> bool:
+    return not hasattr(v, "val")  # jaxpr literals carry a value; variables do not
 
 
 def loss_map(
@@ -101,6 +282,8 @@ def loss_map(
     center: Params | None = None,
     *,
     grad: bool = False,
+    metrics: dict | None = None,
+    state_directions: tuple | None = None,
     memory_budget: int | None = None,
     chunk_size: int | None = None,
     progress: bool | None = None,
@@ -115,7 +298,13 @@ def loss_map(
         x, y: the horizontal and vertical axes (:class:`Axis`), each a parameter name or a direction pytree;
             a named parameter takes absolute values, a direction takes offsets from ``center``.
         center: parameters that fix everything the axes do not vary.
-        grad: also return the loss's derivatives along x and y (``grad_x``, ``grad_y``), e.g. for arrows.
+        grad: also return the loss's derivatives along x and y (``grad_x``, ``grad_y``), e.g. for arrows; an error
+            for a loss that is not differentiable.
+        metrics: ``{name: metric(predictions, targets) -> scalar}`` evaluated on the same predictions as the loss
+            (one pass over the data), e.g. ``{"accuracy": ls.losses.accuracy}``; needs a problem with a model.
+            A problem with ``held_out`` data also gets ``test_loss`` and ``test_<name>`` for every metric.
+        state_directions: for a problem with model state, ``(sx, sy)`` (pytrees like ``problem.state``) to move the
+            state with the parameters (the reference code's ``dir_type=states``); default: the state is held fixed.
         memory_budget: bytes of device memory one tile of points may use (default 512 MiB).
         chunk_size: at most this many points per tile (whole rows of the grid when one fits), overriding the
             budget.
@@ -129,59 +318,55 @@ def loss_map(
             the loss is on any plane, from float64 sufficient statistics, instead of the model at every point.
 
     Returns:
-        A :class:`LossMap` with ``values`` of shape ``(y.num, x.num)``.
+        A :class:`LossMap` with ``values`` (and every metric) of shape ``(y.num, x.num)``.
     """
-    if not isinstance(problem, Problem):
-        raise TypeError(f"loss_map: problem must be a landscape Problem, got {type(problem).__name__}.")
-    if memory_budget is not None:
-        _checks.integer("loss_map", "memory_budget", memory_budget, 1, "a positive number of bytes")
-    if chunk_size is not None:
-        _checks.integer("loss_map", "chunk_size", chunk_size, 1, "a positive integer")
-    if block is not None and strategy is None:
-        raise ValueError(f"loss_map: block={block!r} needs a strategy (\"loop\" or \"accumulate\") to apply to.")
-    if strategy is not None:
-        _checks.one_of("loss_map", "strategy", strategy, ("vmap", "loop", "accumulate"))
-        if block is not None:
-            _checks.integer("loss_map", "block", block, 1, "a positive integer")
-        if strategy == "accumulate" and not problem.sample_mean:
-            raise ValueError(f"loss_map: the accumulate strategy needs a problem whose loss is a mean over samples; "
-                             f"{problem.name!r} does not declare sample_mean.")
-
-    dtype = np.dtype(jnp.result_type(float))
-    center = problem.params if center is None else center
-    center64, treedef, shapes = flatten(center, np.float64)  # the plane in float64; the device gets ``dtype``
-    names = param_names(center)
-    dx, ix = _resolve_axis(x, "x", problem, treedef, shapes, names)
-    dy, iy = _resolve_axis(y, "y", problem, treedef, shapes, names)
-    if ix is not None and ix == iy:
-        raise ValueError(f"loss_map: x and y both vary parameter {x.target!r}; choose two different parameters.")
-    origin = center64.copy()
-    origin[[i for i in (ix, iy) if i is not None]] = 0  # a named axis takes absolute values
-
-    meta = {"problem": problem.name, "dtype": dtype.name, "x_axis": _axis_meta(x), "y_axis": _axis_meta(y),
-            "center": dict(zip(names, center64.tolist())) if len(names) <= 64 else None}
-    quadratic = None
-    if fast_path and problem.linear and problem.loss_name == "mse" and problem.model is not None and problem.data:
-        quadratic = _least_squares_plane(problem, origin, dx, dy, treedef, shapes)
-    if quadratic is not None:  # a closed form: NumPy on the host, where the result lives (nothing to compile)
-        _engine.check_host_memory(x.num * y.num * (3 if grad else 1) * dtype.itemsize, "loss_map",
-                                  f"{y.num}×{x.num} grid", "ask for fewer points")
-        out = quadratic.on_grid(x, y, grad, dtype)
-        meta["method"] = "least-squares quadratic"
-    else:
-        args = {name: np.asarray(a, dtype) for name, a in
-                (("origin", origin), ("dx", dx), ("dy", dy), ("xs", x.values), ("ys", y.values))}
-        strategy = choose_strategy(problem, grad) if strategy is None else _engine.Strategy(strategy, block)
-        out, _ = _engine.evaluate(_PlanePoint(problem.fn, treedef, shapes, bool(grad)), (y.num, x.num), args,
-                                  problem.data, strategy=strategy, memory_budget=memory_budget, chunk_size=chunk_size,
-                                  max_chunk=_MAX_CHUNK, progress=progress, owner="loss_map", what=f"{y.num}×{x.num} grid")
-        meta.update(method="sample accumulation" if strategy.kind == "accumulate" else "direct",
-                    strategy=list(strategy), devices=jax.local_device_count())
+    result = _evaluate_slice("loss_map", problem, [x, y], center, grad=grad, metrics=metrics,
+                             state_directions=state_directions, memory_budget=memory_budget, chunk_size=chunk_size,
+                             progress=progress, strategy=strategy, block=block, fast_path=fast_path)
+    out = result.out
+    grads = out.get("grad")
+    if grads is not None and grads.ndim == 3:  # the engine's (ny, nx, 2)
+        out.update(grad_x=grads[..., 0], grad_y=grads[..., 1])
     return LossMap(out["values"], x.values, y.values, x.name, y.name, grad_x=out.get("grad_x"),
-                   grad_y=out.get("grad_y"), meta=meta)
+                   grad_y=out.get("grad_y"), meta=result.meta, metrics=_metrics_of(out))
 
 
-def choose_strategy(problem: Problem, grad: bool = False) -> _engine.Strategy:
+def loss_line(
+    problem: Problem,
+    x: Axis,
+    center: Params | None = None,
+    *,
+    grad: bool = False,
+    metrics: dict | None = None,
+    state_directions: tuple | None = None,
+    memory_budget: int | None = None,
+    chunk_size: int | None = None,
+    progress: bool | None = None,
+    strategy: str | None = None,
+    block: int | None = None,
+) -> LossLine:
+    """Evaluate ``problem.loss`` along one axis through ``center``: a 1-D slice.
+
+    ``x`` is a parameter name or a direction (e.g. ``ls.directions.between(a, b)`` with ``center=a`` for the
+    linear interpolation from ``a`` (offset 0) to ``b`` (offset 1)). The other arguments are those of
+    :func:`loss_map` (``state_directions``: one pytree in a 1-tuple).
+
+    Returns:
+        A :class:`LossLine` with ``values`` (and every metric) of shape ``(x.num,)``.
+    """
+    result = _evaluate_slice("loss_line", problem, [x], center, grad=grad, metrics=metrics,
+                             state_directions=state_directions, memory_budget=memory_budget, chunk_size=chunk_size,
+                             progress=progress, strategy=strategy, block=block, fast_path=False)
+    grads = result.out.get("grad")
+    return LossLine(result.out["values"], x.values, x.name, grad=None if grads is None else grads[..., 0],
+                    meta=result.meta, metrics=_metrics_of(result.out))
+
+
+def _metrics_of(out: dict) -> dict:
+    return {name: a for name, a in out.items() if name not in ("values", "grad", "grad_x", "grad_y")}
+
+
+def choose_strategy(problem: Problem, grad: bool = False, loss_only: bool = True) -> _engine.Strategy:
     """The engine strategy a map of ``problem`` uses by default, from the measurements in ``bench/`` (2 CPU cores):
 
     - a small model (at most :data:`_SMALL_MODEL` parameters) whose loss is a mean over samples: ``accumulate``,
@@ -195,7 +380,7 @@ def choose_strategy(problem: Problem, grad: bool = False) -> _engine.Strategy:
     n_params = sum(int(np.size(leaf)) for leaf in jax.tree_util.tree_leaves(problem.params))
     n_samples = problem.n_samples or 1
     if n_params <= _SMALL_MODEL:
-        if not problem.sample_mean:
+        if not (problem.sample_mean and loss_only):
             return _engine.Strategy()
         unroll = not grad and n_samples <= _UNROLLED_SAMPLES and n_params <= _UNROLLED_PARAMS
         return _engine.Strategy("accumulate", n_samples if unroll else None)
@@ -204,14 +389,14 @@ def choose_strategy(problem: Problem, grad: bool = False) -> _engine.Strategy:
     return _engine.Strategy("loop", block)
 
 
-def _resolve_axis(axis: Axis, which: str, problem: Problem, treedef, shapes, names: list[str]):
+def _resolve_axis(owner: str, axis: Axis, which: str, problem: Problem, treedef, shapes, names: list[str]):
     """Return (float64 direction vector, index of a named coordinate or None)."""
     if not isinstance(axis, Axis):
-        raise TypeError(f"loss_map: {which} must be an Axis, got {type(axis).__name__}.")
+        raise TypeError(f"{owner}: {which} must be an Axis, got {type(axis).__name__}.")
     if isinstance(axis.target, str):
         if axis.target not in names:
             raise ValueError(
-                f"loss_map: {which}-axis parameter {axis.target!r} is not a parameter of problem "
+                f"{owner}: {which}-axis parameter {axis.target!r} is not a parameter of problem "
                 f"{problem.name!r}; expected one of: {', '.join(names[:20])}{' …' if len(names) > 20 else ''}."
             )
         index = names.index(axis.target)
@@ -221,11 +406,11 @@ def _resolve_axis(axis: Axis, which: str, problem: Problem, treedef, shapes, nam
     direction, d_treedef, d_shapes = flatten(axis.target, np.float64)
     if d_treedef != treedef or d_shapes != shapes:
         raise ValueError(
-            f"loss_map: the {which}-axis direction must have the parameters' structure and shapes {shapes}, "
+            f"{owner}: the {which}-axis direction must have the parameters' structure and shapes {shapes}, "
             f"got {d_shapes} with structure {d_treedef}."
         )
     if not np.any(direction):
-        raise ValueError(f"loss_map: the {which}-axis direction is all zeros.")
+        raise ValueError(f"{owner}: the {which}-axis direction is all zeros.")
     return direction, None
 
 

@@ -3,6 +3,11 @@
 A :class:`Problem` holds a pure ``fn(params, data) -> scalar`` plus the data it is evaluated on, the
 initial parameters, and, where one is known, the minimum. ``problem.loss(params)`` is the full-batch loss;
 ``problem.batch_loss(params, batch)`` the loss on any batch of the same structure as ``problem.data``.
+
+A problem may carry **model state** beside its parameters (BatchNorm statistics): ``state`` is a pytree that is
+not trained, and ``fn(params, data, state, train) -> (loss, new_state)``. Slices evaluate it with
+``train=False`` and the state held fixed; :func:`landscape.run` trains with ``train=True`` and carries the new
+state from step to step.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ class Problem:
 
     Attributes:
         name: identifier (the catalogue name for built-ins).
-        fn: pure ``fn(params, data) -> scalar`` loss.
+        fn: pure ``fn(params, data) -> scalar`` loss; with ``state``, ``fn(params, data, state, train) ->
+            (scalar, new_state)``.
         params: initial parameter pytree.
         data: pytree of arrays with a leading sample axis (``(inputs, targets)`` for models), or None.
         minima: known global minimisers (parameter pytrees), possibly empty.
@@ -43,6 +49,9 @@ class Problem:
         loss_name: the name of that loss (see :func:`landscape.losses.names`).
         linear: the model is affine in its parameters; with ``loss_name == "mse"`` the loss on any plane is a
             quadratic, which loss maps evaluate exactly from sufficient statistics (the least-squares fast path).
+        state: non-trainable model state (e.g. BatchNorm statistics), or None.
+        held_out: held-out data ``(inputs, targets)``: maps and lines also report the loss (and metrics) on it.
+        criterion: ``criterion(predictions, targets) -> scalar``, the loss applied to ``model``'s output.
     """
 
     name: str
@@ -57,18 +66,37 @@ class Problem:
     model: Callable | None = None
     loss_name: str | None = None
     linear: bool = False
+    state: Params | None = None
+    held_out: Data = None
+    criterion: Callable | None = None
 
     def __post_init__(self):
         if self.sample_mean and self.n_samples is None:
             raise ValueError(f"Problem {self.name!r}: sample_mean=True needs data (a mean over samples of what?).")
+        if self.held_out is not None and (self.model is None or self.criterion is None):
+            raise ValueError(f"Problem {self.name!r}: held_out data needs a model and a criterion "
+                             f"(build the problem with Problem.from_model).")
 
     def loss(self, params: Params) -> jax.Array:
-        """Full-batch loss at ``params``."""
-        return self.fn(params, self.data)
+        """Full-batch loss at ``params`` (with the state held fixed, ``train=False``)."""
+        return self.batch_loss(params, self.data)
 
     def batch_loss(self, params: Params, batch: Data) -> jax.Array:
         """Loss at ``params`` on ``batch`` (same structure as ``data``, any number of samples)."""
-        return self.fn(params, batch)
+        return self.objective(params, batch, self.state, False)[0]
+
+    @property
+    def objective(self) -> Callable:
+        """``objective(params, data, state, train) -> (loss, new_state)`` for every problem (a stateless problem's
+        state is None and stays None): the form runs and slices evaluate."""
+        return self.fn if self.state is not None else _stateless(self.fn)
+
+    @property
+    def predictor(self) -> Callable | None:
+        """``predictor(params, state, inputs) -> predictions`` in evaluation mode, or None without a model."""
+        if self.model is None:
+            return None
+        return _stateful_predictor(self.model) if self.state is not None else _stateless_predictor(self.model)
 
     @property
     def minimum(self) -> Params | None:
@@ -103,9 +131,16 @@ class Problem:
         minima: tuple = (),
         sample_mean: bool | None = None,
         linear: bool = False,
+        state: Params | None = None,
+        held_out: tuple | None = None,
         **loss_kwargs,
     ) -> "Problem":
         """A problem ``loss(model_fn(params, x), y)`` for a user model.
+
+        With ``state`` (non-trainable model state, e.g. BatchNorm statistics), ``model_fn(params, state, x, train)
+        -> (predictions, new_state)``; e.g. for Flax Linen ``out, upd = net.apply({"params": p, "batch_stats": s},
+        x, train=train, mutable=["batch_stats"])`` then ``return out, upd["batch_stats"]``. ``held_out = (x_test,
+        y_test)`` is data that maps and lines also evaluate (``test_loss`` and ``test_<metric>``).
 
         ``loss`` is a name from :func:`landscape.losses.names` (with ``loss_kwargs`` such as ``delta``) or a
         callable ``loss(prediction, target) -> scalar``. ``sample_mean`` (see :class:`Problem`) defaults to True
@@ -123,17 +158,24 @@ class Problem:
             raise ValueError(
                 f"Problem.from_model: x and y need the same number of samples, got shapes {np.shape(x)} and {np.shape(y)}."
             )
-
-        def fn(p, batch):
-            inputs, targets = batch
-            return loss_fn(model_fn(p, inputs), targets, **loss_kwargs)
+        if held_out is not None:
+            if not isinstance(held_out, (tuple, list)) or len(held_out) != 2 or \
+                    np.shape(held_out[0])[1:] != np.shape(x)[1:] or np.shape(held_out[0])[:1] != np.shape(held_out[1])[:1]:
+                raise ValueError(f"Problem.from_model: held_out must be (x_test, y_test) with samples shaped like x's "
+                                 f"{np.shape(x)[1:]}, got {type(held_out).__name__}.")
+            held_out = (np.asarray(held_out[0]), np.asarray(held_out[1]))
+        params = as_float(params)
+        criterion = functools.partial(loss_fn, **loss_kwargs) if loss_kwargs else loss_fn
+        _check_model(model_fn, params, state, np.asarray(x))
+        fn = _stateful_loss(model_fn, criterion) if state is not None else _model_loss(model_fn, criterion)
 
         if sample_mean is None:
             sample_mean = (isinstance(loss, str) and loss.replace("-", "_") in _SAMPLE_MEAN_LOSSES
                            and "weight" not in loss_kwargs and loss_kwargs.get("reduction", "mean") == "mean")
         loss_name = loss.replace("-", "_") if isinstance(loss, str) and not loss_kwargs else None
-        return cls(name=name, fn=fn, params=as_float(params), data=(np.asarray(x), np.asarray(y)), minima=minima,
-                   sample_mean=sample_mean, model=model_fn, loss_name=loss_name, linear=bool(linear))
+        return cls(name=name, fn=fn, params=params, data=(np.asarray(x), np.asarray(y)), minima=minima,
+                   sample_mean=sample_mean, model=model_fn, loss_name=loss_name, linear=bool(linear), state=state,
+                   held_out=held_out, criterion=criterion)
 
 
 _SAMPLE_MEAN_LOSSES = ("mse", "l1", "huber", "smooth_l1", "bce", "bce_with_logits")
@@ -163,21 +205,72 @@ def _softmax_logits(params, x):
     return x @ params["weight"].T + params["bias"]
 
 
-@functools.lru_cache(maxsize=None)
-def _model_loss(model: Callable, loss_name: str) -> Callable:
-    loss_fn = _losses.get(loss_name)
+# The functions below are cached on their arguments, so that problems built from the same model share jit caches.
 
+
+@functools.lru_cache(maxsize=None)
+def _model_loss(model: Callable, criterion: Callable) -> Callable:
     def fn(params, batch):
         inputs, targets = batch
-        return loss_fn(model(params, inputs), targets)
+        return criterion(model(params, inputs), targets)
 
     return fn
+
+
+@functools.lru_cache(maxsize=None)
+def _stateful_loss(model: Callable, criterion: Callable) -> Callable:
+    def fn(params, batch, state, train):
+        inputs, targets = batch
+        predictions, new_state = model(params, state, inputs, train)
+        return criterion(predictions, targets), new_state
+
+    return fn
+
+
+@functools.lru_cache(maxsize=None)
+def _stateless(fn: Callable) -> Callable:
+    def objective(params, data, state, train):
+        return fn(params, data), state
+
+    return objective
+
+
+@functools.lru_cache(maxsize=None)
+def _stateless_predictor(model: Callable) -> Callable:
+    return lambda params, state, inputs: model(params, inputs)
+
+
+@functools.lru_cache(maxsize=None)
+def _stateful_predictor(model: Callable) -> Callable:
+    return lambda params, state, inputs: model(params, state, inputs, False)[0]
+
+
+def _check_model(model_fn: Callable, params: Params, state: Params | None, x: np.ndarray) -> None:
+    """Trace the model once (no compute) so that a wrong calling convention fails here, with what to do."""
+    if state is None:
+        out = jax.eval_shape(model_fn, params, x)
+        if isinstance(out, (tuple, list)):
+            raise TypeError(
+                f"Problem.from_model: model_fn returned a {type(out).__name__} of {len(out)} where an array of "
+                f"predictions is expected. A model that returns (output, new_state) (e.g. Flax with "
+                f"mutable=['batch_stats']) has state: pass state=<its initial state> and write model_fn(params, "
+                f"state, x, train) -> (output, new_state).")
+        return
+    for train in (False, True):
+        out = jax.eval_shape(lambda p, s, inputs: model_fn(p, s, inputs, train), params, state, x)
+        if not isinstance(out, (tuple, list)) or len(out) != 2 or \
+                jax.tree_util.tree_structure(out[1]) != jax.tree_util.tree_structure(state):
+            raise TypeError(
+                f"Problem.from_model: with state, model_fn(params, state, x, train={train}) must return "
+                f"(predictions, new_state) with new_state shaped like state; got {type(out).__name__}.")
 
 
 def _fitted(model: Callable, loss_name: str, **fields) -> Problem:
     """A built-in that fits ``model`` to its data with a per-sample mean loss (the cached loss function, so
     repeated calls share jit caches)."""
-    return Problem(fn=_model_loss(model, loss_name), model=model, loss_name=loss_name, sample_mean=True, **fields)
+    criterion = _losses.get(loss_name)
+    return Problem(fn=_model_loss(model, criterion), model=model, loss_name=loss_name, sample_mean=True,
+                   criterion=criterion, **fields)
 
 
 def _least_squares(design: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:

@@ -93,8 +93,9 @@ def _load_arrays(arrays: dict, names, path, kind: str, optional=()) -> dict:
 class LossMap(_Result):
     """Loss values on a grid: ``values[i, j]`` is the loss at ``x = xs[j]``, ``y = ys[i]``.
 
-    ``grad_x``/``grad_y`` (same shape, when requested) are the loss's derivatives along the two axes; ``meta``
-    records the problem, dtype, axes, centre and method.
+    ``grad_x``/``grad_y`` (same shape, when requested) are the loss's derivatives along the two axes; ``metrics``
+    holds every other quantity computed in the same pass (``{"accuracy": …, "test_loss": …}``, same shape);
+    ``meta`` records the problem, dtype, axes, centre and method.
     """
 
     values: np.ndarray
@@ -105,6 +106,7 @@ class LossMap(_Result):
     grad_x: np.ndarray | None = None
     grad_y: np.ndarray | None = None
     meta: dict = dataclasses.field(default_factory=dict)
+    metrics: dict = dataclasses.field(default_factory=dict)
 
     @property
     def argmin(self) -> tuple[float, float, float]:
@@ -113,13 +115,18 @@ class LossMap(_Result):
         i, j = np.unravel_index(np.nanargmin(finite), self.values.shape)
         return float(self.xs[j]), float(self.ys[i]), float(self.values[i, j])
 
+    def metric(self, name: str) -> np.ndarray:
+        """``values`` for ``"loss"``, else ``metrics[name]``, with an error that lists what the map has."""
+        return _metric(self, name)
+
     def save(self, path) -> None:
         """Write the map to ``path`` (``.npz`` + JSON metadata), atomically."""
         arrays = {"values": self.values, "xs": self.xs, "ys": self.ys}
         if self.grad_x is not None:
             arrays.update(grad_x=self.grad_x, grad_y=self.grad_y)
+        arrays.update({f"metric.{name}": a for name, a in self.metrics.items()})
         _serial.save_npz(path, "LossMap", arrays, {"x_label": self.x_label, "y_label": self.y_label,
-                                                    "meta": self.meta})
+                                                    "meta": self.meta, "metrics": list(self.metrics)})
 
     @classmethod
     def load(cls, path) -> "LossMap":
@@ -127,7 +134,63 @@ class LossMap(_Result):
         arrays, record = _serial.load_npz(path, "LossMap")
         fields = _load_arrays(arrays, ("values", "xs", "ys"), path, "LossMap", optional=("grad_x", "grad_y"))
         return cls(**fields, x_label=record.get("x_label", ""), y_label=record.get("y_label", ""),
-                   meta=record.get("meta", {}))
+                   meta=record.get("meta", {}), metrics=_load_metrics(arrays, record, path, "LossMap"))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class LossLine(_Result):
+    """Loss values along a line: ``values[j]`` is the loss at offset ``xs[j]`` (a 1-D slice).
+
+    ``grad`` (when requested) is the loss's derivative along the line; ``metrics`` as for :class:`LossMap`.
+    """
+
+    values: np.ndarray
+    xs: np.ndarray
+    x_label: str
+    grad: np.ndarray | None = None
+    meta: dict = dataclasses.field(default_factory=dict)
+    metrics: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def argmin(self) -> tuple[float, float]:
+        """``(x, loss)`` at the line's lowest finite value."""
+        j = int(np.nanargmin(np.where(np.isfinite(self.values), self.values, np.nan)))
+        return float(self.xs[j]), float(self.values[j])
+
+    def metric(self, name: str) -> np.ndarray:
+        """``values`` for ``"loss"``, else ``metrics[name]``."""
+        return _metric(self, name)
+
+    def save(self, path) -> None:
+        """Write the line to ``path`` (``.npz`` + JSON metadata), atomically."""
+        arrays = {"values": self.values, "xs": self.xs}
+        if self.grad is not None:
+            arrays["grad"] = self.grad
+        arrays.update({f"metric.{name}": a for name, a in self.metrics.items()})
+        _serial.save_npz(path, "LossLine", arrays, {"x_label": self.x_label, "meta": self.meta,
+                                                     "metrics": list(self.metrics)})
+
+    @classmethod
+    def load(cls, path) -> "LossLine":
+        """Read a line written by :meth:`save`."""
+        arrays, record = _serial.load_npz(path, "LossLine")
+        fields = _load_arrays(arrays, ("values", "xs"), path, "LossLine", optional=("grad",))
+        return cls(**fields, x_label=record.get("x_label", ""), meta=record.get("meta", {}),
+                   metrics=_load_metrics(arrays, record, path, "LossLine"))
+
+
+def _metric(result, name: str) -> np.ndarray:
+    if name == "loss":
+        return result.values
+    if name not in result.metrics:
+        raise KeyError(f"no metric {name!r} in this result; it has: {', '.join(['loss', *result.metrics])}.")
+    return result.metrics[name]
+
+
+def _load_metrics(arrays: dict, record: dict, path, kind: str) -> dict:
+    names = record.get("metrics", [])
+    loaded = _load_arrays(arrays, [f"metric.{n}" for n in names], path, kind)
+    return {n: loaded[f"metric.{n}"] for n in names}
 
 
 # ---------------------------------------------------------------------------------------------------------- runs
@@ -153,6 +216,7 @@ class Trajectory(_Result):
         meta: problem name, steps, every, batch size, seeds.
         grads: like ``params``, the full-data gradient at each recorded step (``run(..., record_grads=True)``),
             else None.
+        state: the model state at each recorded step (leaves like ``params``'), for a problem with state, else None.
     """
 
     params: Params
@@ -167,6 +231,7 @@ class Trajectory(_Result):
     optimizer: Any
     meta: dict
     grads: Params | None = None
+    state: Params | None = None
 
     @property
     def batch_shape(self) -> tuple:
@@ -210,6 +275,7 @@ class Trajectory(_Result):
         arrays = {name: getattr(self, name) for name in _TRAJECTORY_ARRAYS}
         record = {"params": _serial.encode_tree(self.params, "params", arrays),
                   "grads": None if self.grads is None else _serial.encode_tree(self.grads, "grads", arrays),
+                  "state": None if self.state is None else _serial.encode_tree(self.state, "state", arrays),
                   "optimizer": _serial.encode_value(self.optimizer, "optimizer", arrays),
                   "batch_axes": list(self.batch_axes), "meta": self.meta}
         _serial.save_npz(path, "Trajectory", arrays, record)
@@ -224,9 +290,11 @@ class Trajectory(_Result):
             params = _serial.decode_tree(record["params"], "params", arrays, template, path=path, kind="Trajectory")
             grads = None if record["grads"] is None else _serial.decode_tree(
                 record["grads"], "grads", arrays, template, path=path, kind="Trajectory")
+            state = None if record.get("state") is None else _serial.decode_tree(
+                record["state"], "state", arrays, None, path=path, kind="Trajectory")
             optimizer = _serial.decode_value(record["optimizer"], arrays, path=path, kind="Trajectory")
             return cls(params=params, **fields, batch_axes=tuple(record["batch_axes"]), optimizer=optimizer,
-                       meta=record["meta"], grads=grads)
+                       meta=record["meta"], grads=grads, state=state)
         except KeyError as missing:
             raise _serial.damaged(path, "Trajectory", missing) from None
 

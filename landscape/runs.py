@@ -27,13 +27,14 @@ class _RunItem(NamedTuple):
     """The engine's per-item function of a run: trajectory ``k`` of the flattened product (optimizer, init, seed)
     of sizes ``batch``; ``batched`` says which of the three are arrays to index (the others are shared)."""
 
-    fn: Callable
+    objective: Callable
     steps: int
     every: int
     batch_size: int | None
     n_samples: int | None
     record_grads: bool
     sample_mean: bool
+    stateful: bool
     batch: tuple
     batched: tuple
 
@@ -43,9 +44,9 @@ class _RunItem(NamedTuple):
         params = jax.tree_util.tree_map(lambda a: a[i], args["init"]) if self.batched[1] else args["init"]
         key = args["keys"][s] if self.batched[2] else args["keys"]
         records, summary = _trajectory.trajectory(
-            self.fn, data, opt, params, key, args["permutations"], -jnp.inf, steps=self.steps, every=self.every,
-            batch_size=self.batch_size, n_samples=self.n_samples, record_grads=self.record_grads,
-            sample_mean=self.sample_mean)
+            self.objective, data, opt, params, args["state"], key, args["permutations"], -jnp.inf, steps=self.steps,
+            every=self.every, batch_size=self.batch_size, n_samples=self.n_samples, record_grads=self.record_grads,
+            sample_mean=self.sample_mean, stateful=self.stateful)
         return {"records": records, "best_loss": summary.best_loss, "best_step": summary.best_step,
                 "diverged_at": summary.diverged_at}
 
@@ -65,7 +66,8 @@ def run(
     """Run ``optimizer`` on ``problem`` for ``steps`` steps; record every ``every``-th step (``steps`` divisible by it).
 
     Args:
-        problem: the problem (full-batch loss ``problem.loss``).
+        problem: the problem (full-batch loss ``problem.loss``). A problem with model state trains with
+            ``train=True`` and carries the state its model returns from step to step (``Trajectory.state``).
         optimizer: an optimizer from :mod:`landscape.optim`; array fields make a batch of optimizers.
         steps: number of optimizer steps.
         init: starting parameters (default ``problem.params``), or a batch of them with a leading axis.
@@ -105,9 +107,9 @@ def run(
                                  optimizer)
     batched = (bool(opt_shape), n_init is not None, seeds.ndim == 1)
     sizes = (int(np.prod(opt_shape)), n_init or 1, seeds.size)
-    item = _RunItem(problem.fn, steps, every, batch_size, problem.n_samples, bool(record_grads), problem.sample_mean,
-                    sizes, batched)
-    args = {"optimizer": opt, "init": params, "permutations": permutations,
+    item = _RunItem(problem.objective, steps, every, batch_size, problem.n_samples, bool(record_grads),
+                    problem.sample_mean, problem.state is not None, sizes, batched)
+    args = {"optimizer": opt, "init": params, "permutations": permutations, "state": problem.state,
             "keys": _trajectory.seed_keys(seeds) if seeds.ndim else jax.random.PRNGKey(seeds)}
     n_items = int(np.prod(sizes))
     out, _ = _engine.evaluate(item, (n_items,), args, problem.data, out_axes={"records": 1}, max_chunk=MAX_CHUNK,
@@ -119,6 +121,7 @@ def run(
     shape = lambda a: np.reshape(a, batch_shape)  # noqa: E731
     return Trajectory(
         params=jax.tree_util.tree_map(items_first, history.params),
+        state=None if problem.state is None else jax.tree_util.tree_map(items_first, history.state),
         grads=jax.tree_util.tree_map(items_first, history.grads) if record_grads else None,
         loss=items_first(history.loss),
         grad_norm=items_first(history.grad_norm),

@@ -20,7 +20,7 @@ class _Sample(NamedTuple):
     """The engine's per-item function: sample ``k`` (its own key, folded from the seed) and its loss; coordinates
     without bounds stay at the centre."""
 
-    fn: Callable
+    objective: Callable
     treedef: object
     shapes: tuple
 
@@ -29,7 +29,8 @@ class _Sample(NamedTuple):
         lo, hi, center = args["lo"], args["hi"], args["center"]
         theta = center + (hi - lo) * jax.random.uniform(key, center.shape, center.dtype) + lo
         theta = jnp.where(hi > lo, theta, center)
-        return {"samples": theta, "losses": self.fn(unflatten(theta, self.treedef, self.shapes), data)}
+        params = unflatten(theta, self.treedef, self.shapes)
+        return {"samples": theta, "losses": self.objective(params, data, args["state"], False)[0]}
 
 
 def random_search(problem: Problem, n: int, bounds: dict, seed: int = 0, *, center: Params | None = None,
@@ -52,8 +53,9 @@ def random_search(problem: Problem, n: int, bounds: dict, seed: int = 0, *, cent
         if np.shape(bound) != (2,) or not bound[0] < bound[1]:
             raise ValueError(f"random_search: bounds[{name!r}] must be (lo, hi) with lo < hi, got {bound!r}.")
         lo[names.index(name)], hi[names.index(name)] = bound
-    args = {"center": np.where(hi > lo, 0, origin), "lo": lo, "hi": hi, "key": jax.random.PRNGKey(seed)}
-    out, _ = _engine.evaluate(_Sample(problem.fn, treedef, shapes), (n,), args, problem.data, max_chunk=_MAX_CHUNK,
+    args = {"center": np.where(hi > lo, 0, origin), "lo": lo, "hi": hi, "key": jax.random.PRNGKey(seed),
+            "state": problem.state}
+    out, _ = _engine.evaluate(_Sample(problem.objective, treedef, shapes), (n,), args, problem.data, max_chunk=_MAX_CHUNK,
                               progress=progress, owner="random_search", what=f"{n:,} samples")
     losses = out["losses"]
     best = int(np.argmin(np.where(np.isfinite(losses), losses, np.inf)))

@@ -27,7 +27,7 @@ class _SweepItem(NamedTuple):
     are ``constants`` of the compiled code (folded by XLA, as a hand-written loop would have them); arrays and
     schedules come in ``args``."""
 
-    fn: Callable
+    objective: Callable
     optimizer_class: type
     constants: tuple
     names: tuple
@@ -37,6 +37,7 @@ class _SweepItem(NamedTuple):
     batch_size: int | None
     n_samples: int | None
     sample_mean: bool
+    stateful: bool
     keep: str | None
 
     def __call__(self, index, args, data):
@@ -45,8 +46,9 @@ class _SweepItem(NamedTuple):
         opt = _optim.build(self.optimizer_class, **dict(self.constants), **args["fixed"], **values)
         params = jax.tree_util.tree_map(lambda a: a[at["init"]], args["init"]) if "init" in at else args["init"]
         records, summary = _trajectory.trajectory(
-            self.fn, data, opt, params, args["keys"][at.get("seed", 0)], None, args["tol"], steps=self.steps,
-            every=self.every, batch_size=self.batch_size, n_samples=self.n_samples, sample_mean=self.sample_mean)
+            self.objective, data, opt, params, args["state"], args["keys"][at.get("seed", 0)], None, args["tol"],
+            steps=self.steps, every=self.every, batch_size=self.batch_size, n_samples=self.n_samples,
+            sample_mean=self.sample_mean, stateful=self.stateful)
         out = {"final_loss": records.loss[-1], "grad0": records.grad_norm[0], "grad_final": records.grad_norm[-1],
                "final_params": jax.tree_util.tree_map(lambda a: a[-1], records.params), **summary._asdict()}
         if self.keep:
@@ -115,9 +117,11 @@ def sweep(
     shape = tuple(len(v) for v in all_axes.values())
     n_settings = math.prod(shape)
     constants = {name: v for name, v in fixed.items() if _plain(v)}
-    item = _SweepItem(problem.fn, optimizer_class, tuple(sorted(constants.items())), tuple(all_axes), shape, steps,
-                      1 if keep else steps, batch_size, problem.n_samples, problem.sample_mean, keep)
+    item = _SweepItem(problem.objective, optimizer_class, tuple(sorted(constants.items())), tuple(all_axes), shape,
+                      steps, 1 if keep else steps, batch_size, problem.n_samples, problem.sample_mean,
+                      problem.state is not None, keep)
     args = {"axes": all_axes, "fixed": {k: v for k, v in fixed.items() if k not in constants}, "init": params,
+            "state": problem.state,
             "keys": _trajectory.seed_keys(seed_values),
             "tol": np.asarray(-np.inf if loss_tol is None else loss_tol, jnp.result_type(float))}
     out, tile = _engine.evaluate(item, (n_settings,), args, problem.data, memory_budget=memory_budget,
