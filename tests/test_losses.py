@@ -302,3 +302,17 @@ def test_traced_hyperparameters_under_vmap():
     for v, loop in zip(by_vmap, by_loop):
         _close(v, np.array(loop), rtol=1e-6)
     assert np.all(np.isfinite(by_vmap[3]))  # beta = 0 traced: no nan from the unused quadratic branch
+
+
+def test_accuracy_metrics_against_numpy():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(50, 4))
+    labels = rng.integers(0, 4, 50)
+    assert float(L.accuracy(logits, labels)) == pytest.approx(np.mean(logits.argmax(1) == labels))
+    assert float(L.accuracy(logits, np.eye(4)[labels])) == pytest.approx(np.mean(logits.argmax(1) == labels))
+    probs, targets = rng.uniform(size=30), rng.integers(0, 2, 30)
+    assert float(L.binary_accuracy(probs, targets)) == pytest.approx(np.mean((probs > 0.5) == targets))
+    assert float(L.binary_accuracy(probs - 0.5, targets, threshold=0.0)) == pytest.approx(
+        np.mean((probs > 0.5) == targets))
+    with pytest.raises(ValueError, match="binary_accuracy"):
+        L.accuracy(probs, targets)

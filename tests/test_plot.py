@@ -377,3 +377,39 @@ def test_cli_compare_with_arrows_and_gif(tmp_path, capsys):
         assert image.n_frames == 21
     code = main(["run", "--problem", "ols", "--optimizer", "sgd", "--steps", "5", "--gif", str(tmp_path / "a.png")])
     assert code == 2 and "--gif" in capsys.readouterr().err and not (tmp_path / "a.png").exists()
+
+
+def test_a_metric_of_a_map_is_drawn_with_its_best_value_starred():
+    values = np.array([[0.2, 0.9], [0.5, 0.1]])
+    m = ls.LossMap(values + 1, np.array([0.0, 1.0]), np.array([0.0, 1.0]), "a", "b",
+                   metrics={"test_accuracy": values})
+    drawn = ls.plot.loss_map(m, metric="test_accuracy")
+    np.testing.assert_array_equal(drawn.values, values)
+    assert drawn.minimum.get_xydata().tolist() == [[1.0, 0.0]]  # the highest accuracy
+    assert drawn.colorbar.ax.get_ylabel() == "test_accuracy"
+    assert ls.plot.loss_map(m).minimum.get_xydata().tolist() == [[1.0, 1.0]]  # the lowest loss
+    with pytest.raises(KeyError, match="no metric 'accuracy'"):
+        ls.plot.loss_map(m, metric="accuracy")
+    plt.close("all")
+
+
+def test_a_line_draws_losses_left_and_accuracies_right():
+    xs = np.linspace(-0.5, 1.5, 5)
+    line = ls.LossLine(xs**2, xs, "t", metrics={"accuracy": 1 - xs / 4, "test_loss": xs**2 + 1})
+    drawn = ls.plot.loss_line(line)
+    assert set(drawn.lines) == {"loss", "accuracy", "test_loss"}
+    assert drawn.lines["accuracy"].axes is drawn.twin and drawn.lines["test_loss"].axes is drawn.ax
+    np.testing.assert_array_equal(drawn.lines["loss"].get_ydata(), xs**2)
+    assert ls.plot.loss_line(line, metrics=["loss"]).twin is None
+    plt.close("all")
+
+
+def test_a_path_in_a_plane_is_drawn_at_its_coordinates():
+    coords = np.array([[0.0, 0.0], [1.0, 0.5], [2.0, 0.25]])
+    artists = ls.plot.plane_path(coords, annotate_every=1)
+    np.testing.assert_array_equal(artists[0].get_xydata(), coords)
+    assert artists[1].get_xydata().tolist() == [[0.0, 0.0]] and artists[2].get_xydata().tolist() == [[2.0, 0.25]]
+    assert len(artists) == 6
+    with pytest.raises(ValueError, match=r"\(T, 2\)"):
+        ls.plot.plane_path(np.zeros((3, 3)))
+    plt.close("all")

@@ -246,3 +246,21 @@ def test_a_file_of_the_earlier_format_is_refused_clearly(tmp_path):
              __landscape__=np.frombuffer(json.dumps(header).encode(), np.uint8))
     with pytest.raises(ValueError, match=r"format of landscape 0\.1\.0, which this version .* does not read"):
         ls.LossMap.load(path)
+
+
+def test_maps_and_lines_with_metrics_round_trip(tmp_path):
+    values = np.arange(6.0).reshape(2, 3)
+    m = ls.LossMap(values, np.arange(3.0), np.arange(2.0), "α", "β", meta={"problem": "p"},
+                   metrics={"accuracy": values / 10, "test_loss": values + 1})
+    m.save(tmp_path / "m.npz")
+    back = ls.LossMap.load(tmp_path / "m.npz")
+    assert back == m and back.metric("test_loss")[1, 2] == 6.0
+    with pytest.raises(KeyError, match="loss, accuracy, test_loss"):
+        m.metric("test_accuracy")
+    line = ls.LossLine(np.array([3.0, 1.0, 2.0]), np.array([-1.0, 0.0, 1.0]), "t", grad=np.array([-2.0, 0.5, 1.0]),
+                       metrics={"accuracy": np.array([0.1, 0.9, 0.5])})
+    line.save(tmp_path / "l.npz")
+    assert ls.LossLine.load(tmp_path / "l.npz") == line
+    assert line.argmin == (0.0, 1.0)
+    with pytest.raises(ValueError, match="LossMap"):
+        ls.LossMap.load(tmp_path / "l.npz")

@@ -82,17 +82,23 @@ def _levels(shown: np.ma.MaskedArray, levels, log: bool):
     return found[first:last + 1]
 
 
-def _value_label(log: bool, sqrt: bool) -> str:
-    return "√loss" if sqrt else "loss (log scale)" if log else "loss"
+def _value_label(log: bool, sqrt: bool, metric: str = "loss") -> str:
+    return f"√{metric}" if sqrt else f"{metric} (log scale)" if log else metric
 
 
-def loss_map(m, *, kind: str = "heatmap", log: bool = False, sqrt: bool = False, levels=None, cmap: str | None = None,
-             colorbar: bool = True, mark_min: bool = True, ax=None, title: str | bool = True,
+def higher_is_better(metric: str) -> bool:
+    """Whether a metric's best value is its highest (accuracies), so that markers star the maximum."""
+    return "accuracy" in metric
+
+
+def loss_map(m, *, metric: str = "loss", kind: str = "heatmap", log: bool = False, sqrt: bool = False, levels=None,
+             cmap: str | None = None, colorbar: bool = True, mark_min: bool = True, ax=None, title: str | bool = True,
              clabel: bool = True) -> MapPlot:
     """Draw a :class:`~landscape.LossMap`; axis labels are the map's parameter names.
 
     Args:
         m: the map (``m.values[i, j]`` at ``x = m.xs[j]``, ``y = m.ys[i]``).
+        metric: what to draw: ``"loss"`` or any name in ``m.metrics`` (``"test_loss"``, ``"accuracy"``, …).
         kind: ``"heatmap"`` (an image with the map's extent: seed 000's look), ``"contour"`` (labelled contour
             lines) or ``"filled"`` (filled contours under dashed, labelled lines: seed 004's look).
         log: logarithmic colour scale (and log-spaced contour levels).
@@ -100,7 +106,7 @@ def loss_map(m, *, kind: str = "heatmap", log: bool = False, sqrt: bool = False,
         levels: number of contour levels, or the levels themselves (on the drawn scale: √loss with ``sqrt``).
         cmap: colour map; default ``"terrain"`` for a heatmap, ``"viridis"`` for contours.
         colorbar: add a colour bar.
-        mark_min: star the grid's lowest value.
+        mark_min: star the grid's best value (the lowest; the highest for an accuracy).
         ax: axes to draw on (default: a new figure).
         title: a title, or True for "<problem> loss", or False for none.
         clabel: label the contour lines with their values.
@@ -111,7 +117,8 @@ def loss_map(m, *, kind: str = "heatmap", log: bool = False, sqrt: bool = False,
     if kind not in KINDS:
         raise ValueError(f"plot.loss_map: kind must be one of {', '.join(map(repr, KINDS))}, got {kind!r}.")
     ax = new_axes(ax)
-    shown = scaled_values(m.values, log=log, sqrt=sqrt)
+    values = m.metric(metric)
+    shown = scaled_values(values, log=log, sqrt=sqrt)
     xs, ys = np.asarray(m.xs, float), np.asarray(m.ys, float)
     cmap = cmap or ("terrain" if kind == "heatmap" else "viridis")
     lines = None
@@ -136,17 +143,63 @@ def loss_map(m, *, kind: str = "heatmap", log: bool = False, sqrt: bool = False,
     ax.set_xlabel(m.x_label)
     ax.set_ylabel(m.y_label)
     if title is True and m.meta.get("problem"):
-        ax.set_title(f"{m.meta['problem']} " + ("√loss" if sqrt else "loss"))
+        ax.set_title(f"{m.meta['problem']} " + (f"√{metric}" if sqrt else metric))
     elif isinstance(title, str):
         ax.set_title(title)
-    bar = ax.figure.colorbar(mappable, ax=ax, label=_value_label(log, sqrt),
+    bar = ax.figure.colorbar(mappable, ax=ax, label=_value_label(log, sqrt, metric),
                              ticks=ticker.LogLocator() if log and kind != "heatmap" else None) if colorbar else None
     minimum = None
-    if mark_min:
-        x, y, value = m.argmin
-        (minimum,) = ax.plot([x], [y], marker="*", color="red", markeredgecolor="white", markersize=14,
-                             linestyle="none", label=f"grid min {value:.3g}", zorder=4)
+    finite = np.isfinite(values)
+    if mark_min and finite.any():
+        best = np.nanargmax if higher_is_better(metric) else np.nanargmin
+        i, j = np.unravel_index(best(np.where(finite, values, np.nan)), values.shape)
+        word = "max" if higher_is_better(metric) else "min"
+        (minimum,) = ax.plot([xs[j]], [ys[i]], marker="*", color="red", markeredgecolor="white", markersize=14,
+                             linestyle="none", label=f"grid {word} {values[i, j]:.3g}", zorder=4)
     return MapPlot(ax, mappable, lines, bar, minimum, shown)
+
+
+class LinePlot(NamedTuple):
+    """What :func:`loss_line` drew: the loss axes ``ax``, one ``Line2D`` per metric (``lines``, by name), and the
+    second y-axis the other metrics share (``twin``, None when only losses were drawn)."""
+
+    ax: Any
+    lines: dict
+    twin: Any
+
+
+def loss_line(line, *, metrics=None, ax=None, log: bool = False, title: str | bool = True) -> LinePlot:
+    """Draw a :class:`~landscape.LossLine` (a 1-D slice, e.g. the interpolation between two solutions).
+
+    ``metrics``: names to draw (default: the loss and every metric the line has); losses (``loss``,
+    ``test_loss``) share the left axis, the others (accuracies) a second axis on the right, as in Li et al.'s 1-D
+    plots. ``log``: a logarithmic loss axis.
+    """
+    names = ["loss", *line.metrics] if metrics is None else list(metrics)
+    ax = new_axes(ax)
+    twin = None
+    lines = {}
+    for k, name in enumerate(names):
+        values = line.metric(name)
+        on_loss_axis = "loss" in name
+        if not on_loss_axis and twin is None:
+            twin = ax.twinx()
+        target = ax if on_loss_axis else twin
+        style = "--" if name.startswith("test_") else "-"
+        (lines[name],) = target.plot(line.xs, values, style, color=f"C{k}", label=name, linewidth=1.8)
+        if not on_loss_axis:
+            target.set_ylabel(", ".join(n for n in names if "loss" not in n))
+    ax.set_xlabel(line.x_label)
+    ax.set_ylabel(", ".join(n for n in names if "loss" in n) or "loss")
+    if log:
+        ax.set_yscale("log")
+    if title is True and line.meta.get("problem"):
+        ax.set_title(f"{line.meta['problem']}: 1-D slice")
+    elif isinstance(title, str):
+        ax.set_title(title)
+    handles = list(lines.values())
+    ax.legend(handles, [h.get_label() for h in handles], loc="best", fontsize="small")
+    return LinePlot(ax, lines, twin)
 
 
 def surface(m, *, trajs=None, elev: float = 35, azim: float = -60, ax=None, log: bool = False, sqrt: bool = False,

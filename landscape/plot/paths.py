@@ -282,3 +282,28 @@ def loss_curves(trajs, *, ax=None, labels=None, log: bool = True, legend: bool =
     if legend and any(line.get_label() and not line.get_label().startswith("_") for line in lines):
         ax.legend(loc="best", fontsize="small")
     return lines
+
+
+def plane_path(coords, *, ax=None, label: str | None = "path", color: str | None = None, markers: bool = True,
+               annotate_every: int | None = None) -> list:
+    """Draw a path given by its ``(T, 2)`` coordinates in a plane (e.g. ``ls.directions.pca(traj).coords``: a
+    trajectory on its own PCA plane, Li et al. Fig. 9) over a map of that plane: the line, a dot at every point,
+    the start (circle) and the end (square). ``annotate_every``: label every k-th point with its index.
+
+    Returns the drawn artists.
+    """
+    coords = np.asarray(coords, float)
+    if coords.ndim != 2 or coords.shape[1] != 2 or len(coords) == 0:
+        raise ValueError(f"plot.plane_path: coords must be a (T, 2) array, got shape {coords.shape}.")
+    ax = new_axes(ax)
+    (line,) = ax.plot(coords[:, 0], coords[:, 1], "-", marker="." if markers else None, color=color or "red",
+                      linewidth=1.6, markersize=4, label=label, zorder=5)
+    start = ax.plot(coords[:1, 0], coords[:1, 1], "o", color=line.get_color(), markeredgecolor="white",
+                    markersize=8, zorder=6)[0]
+    end = ax.plot(coords[-1:, 0], coords[-1:, 1], "s", color=line.get_color(), markeredgecolor="white",
+                  markersize=8, zorder=6)[0]
+    artists = [line, start, end]
+    if annotate_every:
+        for t in range(0, len(coords), annotate_every):
+            artists.append(ax.annotate(str(t), coords[t], textcoords="offset points", xytext=(4, 4), fontsize=7))
+    return artists
