@@ -135,46 +135,53 @@ def random_directions(params: Params, key: jax.Array, normalization: str | None 
         raise ValueError("random_directions: every leaf of params is a bias or normalisation parameter (at most one "
                          "axis, or named 'bias'), and ignore='biasbn' zeroes them all; pass ignore=None.")
     leaves, treedef = jax.tree_util.tree_flatten(params)
+    sizes = [int(np.size(w)) for w in leaves]
     directions = []
-    for k in jax.random.split(key, 2):
-        keys = jax.random.split(k, len(leaves))
-        draws = []
-        for kk, w, axis in zip(keys, leaves, axes):
-            dtype = jnp.result_type(w)
-            d = np.asarray(jax.random.normal(kk, np.shape(w), dtype), np.float64)
-            draws.append(jnp.asarray(_normalized(d, np.asarray(w, np.float64), axis, normalization, ignore), dtype))
-        directions.append(jax.tree_util.tree_unflatten(treedef, draws))
+    for k in jax.random.split(key, 2):  # one draw per direction (one compilation per parameter count), then split
+        draw = np.asarray(jax.random.normal(k, (sum(sizes),), jnp.result_type(float)), np.float64)
+        parts = np.split(draw, np.cumsum(sizes)[:-1])
+        directions.append(jax.tree_util.tree_unflatten(treedef, [
+            jnp.asarray(_normalized(d.reshape(np.shape(w)), np.asarray(w, np.float64), axis, normalization, ignore),
+                        jnp.result_type(w))
+            for d, w, axis in zip(parts, leaves, axes)]))
     return directions[0], directions[1]
 
 
 # ---------------------------------------------------------------------------------------------------------- planes
 
 
+def stack(checkpoints) -> Params:
+    """A list of parameter pytrees (checkpoints, in order) as one pytree whose leaves have a leading axis: the form
+    :func:`pca` and :func:`project` read, as a trajectory's ``params`` have it."""
+    checkpoints = list(checkpoints)
+    if not checkpoints:
+        raise ValueError("stack: give at least one checkpoint.")
+    structures = {jax.tree_util.tree_structure(c) for c in checkpoints}
+    if len(structures) != 1:
+        raise ValueError(f"stack: the checkpoints must share one structure, got {len(structures)} different ones.")
+    return jax.tree_util.tree_map(lambda *leaves: np.stack([np.asarray(a) for a in leaves]), *checkpoints)
+
+
 def _stacked(points: Any, owner: str) -> tuple[np.ndarray, Any, tuple]:
     """``(k, n)`` float64 matrix of ``k`` flattened points, and the structure of one point.
 
-    ``points``: a pytree whose leaves share a leading axis (a trajectory's ``params``), a sequence of pytrees
-    (checkpoints), or a single-run :class:`landscape.Trajectory`.
+    ``points``: a single-run :class:`landscape.Trajectory`, or a pytree whose leaves share a leading axis (a
+    trajectory's ``params``, :func:`stack` of checkpoints).
     """
     if hasattr(points, "params") and hasattr(points, "batch_axes"):  # a Trajectory
         if points.batch_axes:
-            raise ValueError(f"{owner}: the trajectory holds a batch of runs (axes {points.batch_axes}); pick one, "
-                             f"e.g. traj.select(0) or ls.run with a single optimizer.")
+            raise ValueError(f"{owner}: the trajectory holds a batch of runs (axes {points.batch_axes}); pass one "
+                             f"run's params, e.g. jax.tree_util.tree_map(lambda a: a[0], traj.params).")
         points = points.params
-    if isinstance(points, (list, tuple)) and points and not _is_leaf_sequence(points):
-        points = jax.tree_util.tree_map(lambda *leaves: np.stack([np.asarray(a) for a in leaves]), *points)
     leaves, treedef = jax.tree_util.tree_flatten(points)
     if not leaves or any(np.ndim(a) == 0 for a in leaves) or len({np.shape(a)[0] for a in leaves}) != 1:
-        raise ValueError(f"{owner}: expected points stacked along a common leading axis (a trajectory's params) or a "
-                         f"list of parameter pytrees; got leaves of shapes {[np.shape(a) for a in leaves][:6]}.")
+        raise ValueError(f"{owner}: expected points stacked along a common leading axis (a trajectory's params, or "
+                         f"ls.directions.stack(checkpoints)); got leaves of shapes "
+                         f"{[np.shape(a) for a in leaves][:6]}.")
     k = np.shape(leaves[0])[0]
     shapes = tuple(np.shape(a)[1:] for a in leaves)
     matrix = np.concatenate([np.asarray(a, np.float64).reshape(k, -1) for a in leaves], axis=1)
     return matrix, treedef, shapes
-
-
-def _is_leaf_sequence(points) -> bool:
-    return all(isinstance(p, (np.ndarray, jax.Array, float, int)) for p in points)
 
 
 def _as_tree(vector: np.ndarray, treedef, shapes, dtype) -> Params:
@@ -192,8 +199,8 @@ def pca(points: Any, *, center: Params | None = None, ignore: str | None = None,
     carries.
 
     Args:
-        points: a single-run :class:`landscape.Trajectory`, its ``params`` (leaves ``(T, …)``), or a list of
-            parameter pytrees (checkpoints); at least three points.
+        points: a single-run :class:`landscape.Trajectory`, its ``params`` (leaves ``(T, …)``), or saved
+            checkpoints as :func:`stack` makes them; at least three points.
         center: the plane's origin (default: the last point).
         ignore: ``"biasbn"`` zeroes biases and normalisation parameters in the differences first (the reference
             code's ``--ignore biasbn``).
@@ -206,6 +213,7 @@ def pca(points: Any, *, center: Params | None = None, ignore: str | None = None,
     dtype = jnp.result_type(float)
     origin = matrix[-1] if center is None else _center_vector(center, treedef, shapes, "pca")
     diffs = matrix - origin
+    mask = np.ones(matrix.shape[1], bool)
     if ignore == "biasbn":
         template = jax.tree_util.tree_unflatten(treedef, [np.zeros(s) for s in shapes])
         mask = np.concatenate([np.full(int(np.prod(s)), axis is not None, bool)
@@ -216,7 +224,8 @@ def pca(points: Any, *, center: Params | None = None, ignore: str | None = None,
     total = float(np.sum(singular**2))
     if singular.size < 2 or not singular[1] > 1e-12 * max(singular[0], 1e-300):
         raise ValueError("pca: the points lie on a line (or a single point); there is no second direction.")
-    components = components[:2] * np.sign(components[:2][np.arange(2), np.argmax(np.abs(components[:2]), axis=1)])[:, None]
+    components = components[:2] * mask  # exact zeros where the differences were zeroed (SVD leaves ~1e-17)
+    components *= np.sign(components[np.arange(2), np.argmax(np.abs(components), axis=1)])[:, None]
     return Plane(origin=_as_tree(origin, treedef, shapes, dtype),
                  dx=_as_tree(components[0], treedef, shapes, dtype), dy=_as_tree(components[1], treedef, shapes, dtype),
                  coords=diffs @ components.T, explained_variance=singular[:2] ** 2 / total)
