@@ -19,6 +19,7 @@ GALLERY = {  # file in examples/gallery/: (example script, figure it writes)
     "optimizers_surface.png": ("optimizer_comparison.py", "optimizers_surface.png"),
     "sweep_sgd.png": ("hyperparameter_sweep.py", "sweep_sgd.png"),
     "test_functions.png": ("test_functions.py", "test_functions.png"),
+    "cnn_plane.png": ("real_network.py", "cnn_plane.png"),
 }
 
 

@@ -1,6 +1,7 @@
-"""Command line: ``landscape problems`` and ``landscape map``.
+"""Command line: ``landscape problems``, ``map``, ``run``, ``compare``, ``sweep`` and ``bench``.
 
-Every bad input ends with one readable line on stderr and exit code 2, never a traceback.
+``--problem`` names a built-in problem or a user's own (``FILE.py:FUNCTION`` / ``MODULE:FUNCTION``, see
+:func:`load_problem`). Every bad input ends with one readable line on stderr and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any, NamedTuple
 
 IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
@@ -51,10 +53,143 @@ def _check_writable(path: str | None, flag: str, suffixes: tuple[str, ...]) -> N
         raise CLIError(f"{flag} {path!r}: not writable")
 
 
-def _build_problem(name: str, loss: str | None):
+def _build_problem(spec: str, loss: str | None):
+    """``--problem``: a built-in name, or ``FILE.py:FUNCTION`` / ``MODULE:FUNCTION`` (a user's own problem)."""
     from landscape import problems
 
-    return problems.get(name) if loss is None else problems.get(name, loss=loss)
+    if _is_user_problem(spec):
+        if loss is not None:
+            raise CLIError(f"--loss applies to the built-in problems; {spec!r} builds its own loss (set it in "
+                           "Problem.from_model(..., loss=...))")
+        return load_problem(spec)
+    if spec.replace("_", "-").lower() not in problems.names():
+        hint = f" (for your own file, give its function: {spec}:make_problem)" if spec.endswith(".py") else \
+            " (or your own: FILE.py:FUNCTION or MODULE:FUNCTION)"
+        raise CLIError(f"unknown problem {spec!r}; expected one of: {', '.join(problems.names())}{hint}")
+    return problems.get(spec) if loss is None else problems.get(spec, loss=loss)
+
+
+# ---------------------------------------------------------------------------------------------- user problems
+
+
+def _is_user_problem(spec: str) -> bool:
+    return ":" in spec
+
+
+def _one_line(err: BaseException) -> str:
+    """``TypeName: first line of the message`` (a multi-line message, such as JAX's, is cut to its first line)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    text = lines[0] + (" …" if len(lines) > 1 else "") if lines else ""
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+@contextlib.contextmanager
+def _on_sys_path(directory: str):
+    """``directory`` first on ``sys.path`` while loading a user's module (its sibling imports resolve), then as
+    before."""
+    added = directory not in sys.path
+    if added:
+        sys.path.insert(0, directory)
+    try:
+        yield
+    finally:
+        if added and directory in sys.path:
+            sys.path.remove(directory)
+
+
+def _import_file(path_text: str, spec: str):
+    import hashlib
+    import importlib.machinery
+    import importlib.util
+
+    path = Path(path_text).expanduser()
+    if not path.is_file():
+        what = "is a directory, not a Python file" if path.is_dir() else "not found"
+        raise CLIError(f"--problem {spec!r}: file {path_text!r} {what}")
+    path = path.resolve()
+    name = f"_landscape_problem_{path.stem if path.stem.isidentifier() else 'file'}_" \
+        f"{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
+    sys.modules[name] = module  # dataclasses and pickling look their module up by name
+    try:
+        loader.exec_module(module)
+    except (Exception, SystemExit) as err:
+        sys.modules.pop(name, None)
+        raise CLIError(f"--problem {spec!r}: could not load {path_text!r}: {_one_line(err)}") from None
+    return module
+
+
+def _import_module(module_name: str, spec: str):
+    import importlib
+
+    if not all(part.isidentifier() for part in module_name.split(".")):
+        raise CLIError(f"--problem {spec!r}: expected FILE.py:FUNCTION (e.g. my_model.py:make_problem) or "
+                       f"MODULE:FUNCTION (e.g. mypackage.models:make_problem); {module_name!r} is neither")
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name and (module_name == err.name or module_name.startswith(err.name + ".")):
+            raise CLIError(f"--problem {spec!r}: no module named {module_name!r} in the current directory or on "
+                           f"sys.path (add its folder to PYTHONPATH, or give the file: path/to/"
+                           f"{module_name.rsplit('.', 1)[-1]}.py:FUNCTION)") from None
+        raise CLIError(f"--problem {spec!r}: could not import {module_name!r}: {_one_line(err)}") from None
+    except (Exception, SystemExit) as err:
+        raise CLIError(f"--problem {spec!r}: could not import {module_name!r}: {_one_line(err)}") from None
+
+
+def load_problem(spec: str):
+    """The :class:`landscape.Problem` that ``FILE.py:FUNCTION`` or ``MODULE:FUNCTION`` returns.
+
+    The function is called with no arguments. A file is loaded with its own folder first on ``sys.path`` (so it
+    can import the modules beside it); a module is imported with the current directory first on ``sys.path``.
+    Every failure (no file, no module, no such function, the function raising or returning something else) is a
+    :class:`CLIError` of one line.
+    """
+    import inspect
+
+    import landscape as ls
+
+    target, _, function = spec.rpartition(":")
+    if not target or not function.isidentifier():
+        raise CLIError(f"--problem {spec!r}: expected FILE.py:FUNCTION (e.g. my_model.py:make_problem) or "
+                       "MODULE:FUNCTION (e.g. mypackage.models:make_problem)")
+    is_file = target.endswith(".py") or "/" in target or os.sep in target
+    directory = str(Path(target).expanduser().resolve().parent) if is_file else os.getcwd()
+    where = repr(target)
+    with _on_sys_path(directory):
+        module = _import_file(target, spec) if is_file else _import_module(target, spec)
+        if not hasattr(module, function):
+            public = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_")
+                            and getattr(v, "__module__", None) == module.__name__)
+            raise CLIError(f"--problem {spec!r}: {where} has no function {function!r}"
+                           + (f"; its functions: {', '.join(public[:12])}{' …' if len(public) > 12 else ''}"
+                              if public else ""))
+        fn = getattr(module, function)
+        if not callable(fn):
+            raise CLIError(f"--problem {spec!r}: {function!r} in {where} is {_a(fn)}, not a function")
+        with contextlib.suppress(TypeError, ValueError):  # builtins and some callables have no signature
+            required = [p.name for p in inspect.signature(fn).parameters.values()
+                        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+            if required:
+                raise CLIError(f"--problem {spec!r}: {function} must take no arguments (it is called as "
+                               f"{function}()), but it requires {', '.join(map(repr, required))}")
+        try:
+            problem = fn()
+        except (Exception, SystemExit) as err:
+            raise CLIError(f"--problem {spec!r}: {function} raised {_one_line(err)}") from None
+    if not isinstance(problem, ls.Problem):
+        raise CLIError(f"--problem {spec!r}: {function} returned {_a(problem)}, not a landscape.Problem (build one "
+                       "with ls.Problem.from_model(model, params, x, y) or ls.Problem(name, fn, params, data))")
+    return problem
+
+
+def _a(value) -> str:
+    """``a tuple``, ``None``, ``an int`` … for messages about what a user's function gave."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def _cmd_problems(args) -> int:
@@ -74,7 +209,24 @@ def _default_axes(prob, num: int = 201):
     if prob.bounds and len(prob.bounds) >= 2:
         (xn, xb), (yn, yb) = list(prob.bounds.items())[:2]
         return (xn, *xb, num), (yn, *yb, num)
-    raise CLIError(f"problem {prob.name!r} has no default view; give --x PARAM:LO:HI:NUM and --y PARAM:LO:HI:NUM")
+    if len(prob.names) > 2:
+        raise CLIError(f"problem {prob.name!r} has {len(prob.names):,} parameters and no default view; map it along "
+                       f"two directions with --directions random (or --directions pca --steps N, around a training "
+                       f"path), or name two parameters: --x {prob.names[0]}:LO:HI:NUM --y {prob.names[1]}:LO:HI:NUM")
+    raise CLIError(f"problem {prob.name!r} has no default view; give --x {prob.names[0]}:LO:HI:NUM and "
+                   f"--y {prob.names[1]}:LO:HI:NUM")
+
+
+def _span_spec(text: str):
+    """``--span``: ``LO:HI``, or ``R`` for ``-R:R``."""
+    parts = text.split(":")
+    try:
+        lo, hi = (-abs(float(parts[0])), abs(float(parts[0]))) if len(parts) == 1 else map(float, parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"span {text!r} is not LO:HI or R (e.g. -1:1, or 1 for -1:1)") from None
+    if not lo < hi:
+        raise argparse.ArgumentTypeError(f"span {text!r}: LO must be less than HI (e.g. -1:1)")
+    return lo, hi
 
 
 def _pyplot():
@@ -86,42 +238,166 @@ def _pyplot():
     return plt
 
 
-def _map_figure(m, args, trajs=None):
-    """The map alone (``--style``), or its 3-D surface (``--surface``), with ``trajs`` on it when given."""
+def _map_figure(m, args, trajs=None, metric: str = "loss", path=None):
+    """The map alone (``--style``), or its 3-D surface (``--surface``), with ``trajs`` on it when given; ``metric``
+    names what is drawn (the loss or one of ``m.metrics``), ``path`` is a :class:`_PlanePath` drawn over it
+    (``--directions pca``)."""
+    import dataclasses
+
+    import numpy as np
+
     import landscape as ls
 
     plt = _pyplot()
+    title = f"{m.meta.get('problem', '')} {metric}".strip()
     if getattr(args, "surface", False):
         fig = plt.figure(figsize=(7.2, 5.8), layout="constrained")
-        ls.plot.surface(m, trajs=trajs, ax=fig.add_subplot(projection="3d"), log=args.log)
+        shown = m if metric == "loss" else dataclasses.replace(m, values=m.metric(metric))
+        drawn = ls.plot.surface(shown, trajs=trajs, ax=fig.add_subplot(projection="3d"), log=args.log, title=title)
+        drawn.ax.set_zlabel(f"log₁₀ {metric}" if args.log else metric)
+        if path is not None and metric == "loss":  # the path at its recorded loss (the metric's scale differs)
+            z = np.log10(np.where(path.loss > 0, path.loss, np.nan)) if args.log else path.loss
+            drawn.ax.plot(path.coords[:, 0], path.coords[:, 1], z, color="black", marker="o", markersize=2,
+                          linewidth=1.5, zorder=10, label=path.label)
+            drawn.ax.legend(loc="upper left", fontsize="small")
+        _axis_labels(drawn.ax, path)
         return fig
     fig, ax = plt.subplots(figsize=(6.4, 5.2), layout="constrained")
-    ls.plot.loss_map(m, ax=ax, kind=args.style, log=args.log)
+    ls.plot.loss_map(m, metric=metric, ax=ax, kind=args.style, log=args.log, title=title)
+    if path is not None:
+        limits = ax.get_xlim(), ax.get_ylim()  # the map's view, whatever the path's extent
+        ls.plot.plane_path(path.coords, ax=ax, label=path.label, color="black")
+        ax.set_xlim(*limits[0])
+        ax.set_ylim(*limits[1])
+        ax.legend(loc="best", fontsize="small", framealpha=0.85)
+    _axis_labels(ax, path)
     return fig
+
+
+def _axis_labels(ax, path) -> None:
+    if path is not None and path.variance is not None:
+        ax.set_xlabel(f"{ax.get_xlabel()} ({path.variance[0]:.0%} of the path's variance)")
+        ax.set_ylabel(f"{ax.get_ylabel()} ({path.variance[1]:.0%})")
+
+
+class _PlanePath(NamedTuple):
+    """A training path in a map's plane: ``coords`` ``(T, 2)``, its recorded ``loss`` ``(T,)``, a legend label and
+    the fraction of its variance along each axis."""
+
+    coords: Any
+    loss: Any
+    label: str
+    variance: Any = None
+
+
+def _map_plane(prob, args):
+    """The map's axes and centre: ``--x``/``--y`` (or the problem's view), or two ``--directions``; with ``pca``
+    also the training path, in the plane. Returns ``(x_axis, y_axis, center, path, meta)``."""
+    import numpy as np
+
+    import landscape as ls
+
+    directions = args.directions
+    trained = [f"--{name.replace('_', '-')}" for name in ("optimizer", "steps", "init", "batch_size", *HYPERPARAMETERS)
+               if getattr(args, name, None) is not None]
+    if directions != "pca" and trained:
+        raise CLIError(f"{trained[0]} trains the model for --directions pca; "
+                       + ("random directions need no training" if directions else "add --directions pca --steps N"))
+    if directions is None:
+        if args.span is not None:
+            raise CLIError("--span sets the extent along --directions; with --x/--y, give PARAM:LO:HI:NUM")
+        if args.num is not None and args.x is not None and args.y is not None:
+            raise CLIError("--num: --x and --y already give their NUM")
+        num = 201 if args.num is None else args.num
+        if args.x is None or args.y is None:
+            default_x, default_y = _default_axes(prob, num)
+        x_spec, y_spec = args.x or default_x, args.y or default_y
+        return ls.Axis(*x_spec), ls.Axis(*y_spec), None, None, {}
+    if args.x is not None or args.y is not None:
+        raise CLIError("give either --directions or --x/--y, not both (--directions maps along two directions "
+                       "through all parameters, --x/--y along two named ones)")
+    num = 51 if args.num is None else args.num
+    if directions == "random":
+        import jax
+
+        if all(axis is None for axis in ls.directions.filter_axes(prob.params)):
+            raise CLIError(f"--directions random: every parameter of {prob.name!r} is a scalar, bias or "
+                           "normalisation parameter, which filter-normalised directions leave out; name two "
+                           "parameters with --x/--y instead")
+        dx, dy = ls.random_directions(prob.params, jax.random.PRNGKey(args.seed))
+        (lo, hi) = args.span or (-1.0, 1.0)
+        meta = {"kind": "random", "seed": args.seed, "normalization": "filter", "ignore": "biasbn"}
+        return (ls.Axis(dx, lo, hi, num, label="direction 1"), ls.Axis(dy, lo, hi, num, label="direction 2"),
+                None, None, meta)
+    # pca: train, then the plane of the path's two principal components, through its last point
+    if args.steps is None:
+        raise CLIError("--directions pca trains the model first: give --steps N (and --optimizer, --lr, e.g. "
+                       "--optimizer sgd --lr 0.1 --steps 200)")
+    optimizer = _build_optimizer(args.optimizer or "sgd", _global_hyperparameters(args))
+    traj = ls.run(prob, optimizer, args.steps, init=_init_params(prob, args.init), batch_size=args.batch_size,
+                  seed=args.seed)
+    plane = ls.directions.pca(traj)
+    (x_lo, x_hi), (y_lo, y_hi) = (args.span, args.span) if args.span else plane.bounds()
+    described = ls.optim.describe(optimizer)
+    status = f"diverged at step {int(traj.diverged_at)}" if traj.diverged else \
+        f"final loss {float(traj.loss[-1]):.6g}"
+    path = _PlanePath(np.asarray(plane.coords), np.asarray(traj.loss, float), f"{described}, {args.steps} steps",
+                      np.asarray(plane.explained_variance))
+    meta = {"kind": "pca", "optimizer": described, "steps": args.steps, "batch_size": args.batch_size,
+            "seed": args.seed, "status": status, "explained_variance": path.variance.tolist(),
+            "path": path.coords.tolist()}
+    return (ls.Axis(plane.dx, x_lo, x_hi, num, label="PC1"), ls.Axis(plane.dy, y_lo, y_hi, num, label="PC2"),
+            plane.origin, path, meta)
+
+
+def _map_metrics(prob, name: str) -> dict | None:
+    """``--metric``: check ``name`` is something a map of ``prob`` computes (the loss; ``test_loss`` with held-out
+    data; ``accuracy``, and ``test_accuracy`` with held-out data, for a classifier built with a model) and return
+    the ``metrics`` the map needs for it."""
+    classifier = prob.predictor is not None and prob.loss_name in ("cross_entropy", "nll")
+    held_out = prob.held_out is not None
+    available = ["loss"] + ["test_loss"] * held_out + ["accuracy"] * classifier + ["test_accuracy"] * (
+        classifier and held_out)
+    if name not in available:
+        extra = "" if held_out else \
+            " (test_loss needs held-out data: Problem.from_model(..., held_out=(x_test, y_test)))"
+        raise CLIError(f"--metric {name!r}: a map of {prob.name!r} has {', '.join(available)}{extra}")
+    import landscape as ls
+
+    return {"accuracy": ls.losses.accuracy} if name.endswith("accuracy") else None
 
 
 def _cmd_map(args) -> int:
     _check_writable(args.out, "--out", IMAGE_SUFFIXES)
     _check_writable(args.save, "--save", (".npz",))
+    import dataclasses
+
+    import numpy as np
+
     import landscape as ls
 
     prob = _build_problem(args.problem, args.loss)
-    if args.x is None or args.y is None:
-        default_x, default_y = _default_axes(prob)
-    x_spec = args.x or default_x
-    y_spec = args.y or default_y
+    metric = args.metric or "loss"
+    metrics = _map_metrics(prob, metric)
+    x_axis, y_axis, center, path, directions = _map_plane(prob, args)
     start = time.perf_counter()
-    m = ls.loss_map(prob, ls.Axis(*x_spec), ls.Axis(*y_spec), memory_budget=args.memory_budget,
+    m = ls.loss_map(prob, x_axis, y_axis, center=center, metrics=metrics, memory_budget=args.memory_budget,
                     progress=False if args.quiet else None)
     elapsed = time.perf_counter() - start
-    fig = _map_figure(m, args)
-    ls.plot.save(fig, args.out, dpi=args.dpi)
+    if directions:
+        m = dataclasses.replace(m, meta={**m.meta, "directions": directions})
+    ls.plot.save(_map_figure(m, args, metric=metric, path=path), args.out, dpi=args.dpi)
     if args.save:
         m.save(args.save)
-    x, y, value = m.argmin
-    print(f"{args.out}: {prob.name} loss on {m.y_label} × {m.x_label} ({y_spec[3]}×{x_spec[3]} points, "
-          f"{elapsed:.2f} s); grid minimum {value:.6g} at {m.x_label}={x:.4g}, {m.y_label}={y:.4g}"
+    shown = m.metric(metric)
+    best, word = (np.nanargmax, "maximum") if metric.endswith("accuracy") else (np.nanargmin, "minimum")
+    i, j = np.unravel_index(best(np.where(np.isfinite(shown), shown, np.nan)), shown.shape)
+    print(f"{args.out}: {prob.name} {metric} on {m.y_label} × {m.x_label} ({y_axis.num}×{x_axis.num} points, "
+          f"{elapsed:.2f} s); grid {word} {shown[i, j]:.6g} at {m.x_label}={m.xs[j]:.4g}, {m.y_label}={m.ys[i]:.4g}"
           + (f"; numbers in {args.save}" if args.save else ""))
+    if path is not None:
+        print(f"  path: {path.label}, {directions['status']}; PC1 and PC2 hold {path.variance[0]:.0%} and "
+              f"{path.variance[1]:.0%} of its variance")
     return 0
 
 
@@ -471,25 +747,56 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-cache", action="store_true", help="don't use the persistent compilation cache")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("problems", help="list the built-in problems and their parameters")
+    p = sub.add_parser("problems", help="list the built-in problems and their parameters (your own model: "
+                       "--problem FILE.py:FUNCTION)")
     p.set_defaults(func=_cmd_problems)
 
     p = sub.add_parser(
         "map",
-        help="draw a problem's loss over two parameters",
-        description="Evaluate a problem's loss on a dense grid over two parameters and draw it as a heatmap. "
-        "Example: landscape map --problem seed-regression --x bias:-5:8:101 --y weight:-5:8:101 --out map.png",
+        help="draw a problem's loss over two parameters, or two directions through all of them",
+        description="Evaluate a problem's loss on a dense grid over a plane of parameter space and draw it as a "
+        "heatmap. The plane is spanned by two named parameters (--x, --y; default: the problem's own view), or, for "
+        "a model with many parameters, by two directions through all of them (--directions). "
+        "Examples: landscape map --problem seed-regression --x bias:-5:8:101 --y weight:-5:8:101 --out map.png; "
+        "landscape map --problem my_model.py:make_problem --directions random --out random.png; "
+        "landscape map --problem my_model.py:make_problem --directions pca --optimizer sgd --lr 0.1 --steps 200 "
+        "--out pca.png.",
     )
     _problem_arguments(p)
     p.add_argument("--x", type=_axis_spec, metavar="PARAM:LO:HI:NUM",
                    help="horizontal axis, e.g. bias:-5:8:101 (default: the problem's own view, 201 points)")
     p.add_argument("--y", type=_axis_spec, metavar="PARAM:LO:HI:NUM", help="vertical axis, e.g. weight:-5:8:101")
+    p.add_argument("--directions", choices=("random", "pca"),
+                   help="instead of --x/--y, map along two directions through all parameters: random = two "
+                   "Gaussian directions, filter-normalised, biases and normalisation parameters left out (Li et al. "
+                   "2018), centred on the problem's parameters; pca = train first (--optimizer, --lr, --steps, …) "
+                   "and map the plane of the path's two principal components, centred on its last point, with "
+                   "the path drawn on it")
+    p.add_argument("--span", type=_span_spec, metavar="LO:HI",
+                   help="with --directions: offsets along both directions, e.g. -1:1 (or 1 for -1:1; write "
+                   "--span=-2:2 or --span -2:2); default -1:1 for random, the path's extent plus a quarter on "
+                   "each side for pca")
+    p.add_argument("--num", type=int, metavar="N",
+                   help="points along each axis (default 51 with --directions, 201 for the problem's view)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random: the directions' seed (jax.random.PRNGKey(SEED)); pca: the mini-batch shuffle seed "
+                   "(default 0)")
+    p.add_argument("--metric", metavar="NAME",
+                   help="what to draw: loss (default), test_loss (the loss on the problem's held-out data, for a "
+                   "problem built with Problem.from_model(..., held_out=(x_test, y_test))), accuracy or test_accuracy "
+                   "(for a classifier: a model with a cross-entropy or NLL loss)")
     p.add_argument("--log", action="store_true", help="logarithmic colour scale")
     _drawing_arguments(p)
     p.add_argument("--out", default="map.png", help="image to write (.png, .pdf, .svg, .jpg; default map.png)")
-    p.add_argument("--save", metavar="PATH.npz", help="also save the numbers (values, axes, metadata)")
+    p.add_argument("--save", metavar="PATH.npz", help="also save the numbers (values, axes, metadata; with "
+                   "--directions pca the path's coordinates in the plane too, in meta['directions'])")
     p.add_argument("--dpi", type=int, default=120, help="image resolution (default 120)")
     _chunk_arguments(p, "points")
+    training = p.add_argument_group("training for --directions pca")
+    training.add_argument("--optimizer", help=f"{_OPTIMIZER_HELP} (default sgd)")
+    training.add_argument("--steps", type=int, help="optimizer steps (required with --directions pca)")
+    _start_arguments(training)
+    _hyperparameter_arguments(p, "hyperparameter", "hyperparameters for --directions pca")
     p.set_defaults(func=_cmd_map)
 
     p = sub.add_parser(
@@ -497,8 +804,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run one optimizer on a problem and draw its path over the loss map, with its loss curve. "
         "Example: landscape run --problem seed-regression --optimizer sgd --lr 0.1 --steps 100 --out run.png")
     _problem_arguments(p)
-    p.add_argument("--optimizer", required=True, help="sgd, adam, adamw, rmsprop, adagrad, adadelta, nadam, radam, "
-                   "adamax or lion (optionally NAME:key=value, e.g. sgd:momentum=0.9)")
+    p.add_argument("--optimizer", required=True, help=_OPTIMIZER_HELP)
     _run_arguments(p, "run.png")
     p.add_argument("--save", metavar="PATH.npz", help="also save the trajectory")
     p.set_defaults(func=_cmd_run)
@@ -547,13 +853,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_OPTIMIZER_HELP = ("sgd, adam, adamw, rmsprop, adagrad, adadelta, nadam, radam, adamax or lion (optionally "
+                   "NAME:key=value, e.g. sgd:momentum=0.9)")
+
+
 def _problem_arguments(p) -> None:
-    p.add_argument("--problem", required=True, help="a built-in problem (see `landscape problems`)")
-    p.add_argument("--loss", help="loss for problems that take one: mse, l1, huber, smooth_l1")
+    p.add_argument("--problem", required=True, metavar="NAME|FILE.py:FUNCTION|MODULE:FUNCTION",
+                   help="a built-in problem (see `landscape problems`), or your own model: a function of no "
+                   "arguments that returns a landscape.Problem (e.g. ls.Problem.from_model(model, params, x, y)), "
+                   "given as FILE.py:FUNCTION (e.g. my_model.py:make_problem; the file's folder is on sys.path "
+                   "while it loads) or MODULE:FUNCTION (e.g. mypackage.models:make_problem; importable from the "
+                   "current directory or PYTHONPATH)")
+    p.add_argument("--loss", help="loss for the built-in problems that take one: mse, l1, huber, smooth_l1")
 
 
-def _hyperparameter_arguments(p, what: str) -> None:
-    group = p.add_argument_group("hyperparameters (torch names; each applies where the optimizer has it)")
+def _hyperparameter_arguments(p, what: str, title: str = "hyperparameters") -> None:
+    group = p.add_argument_group(f"{title} (torch names; each applies where the optimizer has it)")
     for name in HYPERPARAMETERS:
         group.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="V", help=f"{what} {name}")
 
@@ -613,12 +928,23 @@ def _enable_compilation_cache() -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+def _glue_negative_values(argv: list[str], flags=("--span",)) -> list[str]:
+    """``--span -2:2`` → ``--span=-2:2``: argparse would take ``-2:2`` for an option."""
+    out = []
+    for arg in argv:
+        if out and out[-1] in flags and arg[:1] == "-" and (arg[1:2].isdigit() or arg[1:2] == "."):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``landscape`` console script; returns the exit code."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     use_cache = "--no-cache" not in argv  # accepted anywhere on the command line
-    argv = [a for a in argv if a != "--no-cache"]
+    argv = _glue_negative_values([a for a in argv if a != "--no-cache"])
     try:
         args = parser.parse_args(argv)
         if use_cache and args.command not in (None, "problems", "bench"):
@@ -638,7 +964,8 @@ def main(argv: list[str] | None = None) -> int:
     except CLIError as err:
         print(f"landscape: error: {err}", file=sys.stderr)
     except (ValueError, TypeError, MemoryError, OSError) as err:
-        print(f"landscape: error: {err}", file=sys.stderr)
+        lines = [line for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+        print(f"landscape: error: {lines[0]}{' …' if len(lines) > 1 else ''}", file=sys.stderr)  # JAX's run long
     except KeyboardInterrupt:
         print("landscape: interrupted", file=sys.stderr)
         return 130

@@ -96,6 +96,7 @@ def test_output_path_that_is_a_directory(tmp_path, capsys):
 def test_python_dash_m_and_help(tmp_path):
     result = subprocess.run([sys.executable, "-m", "landscape", "map", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "PARAM:LO:HI:NUM" in result.stdout
+    assert "FILE.py:FUNCTION" in result.stdout and "--directions {random,pca}" in result.stdout
     result = subprocess.run([sys.executable, "-m", "landscape", "map", "--problem", "nope"], capture_output=True,
                             text=True)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "unknown problem" in result.stderr
@@ -227,3 +228,202 @@ def test_closed_pipe_ends_quietly():
                           text=True)
     os.close(write)
     assert proc.returncode == 1 and proc.stderr == ""
+
+
+# ---------------------------------------------------------------------------------------------- a user's own model
+
+USER_MODEL = """
+import jax.numpy as jnp
+import numpy as np
+
+import landscape as ls
+
+
+def mlp(params, x):
+    h = jnp.tanh(x @ params["dense1"]["kernel"] + params["dense1"]["bias"])
+    return (h @ params["dense2"]["kernel"] + params["dense2"]["bias"])[:, 0]
+
+
+def make_problem():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 2)).astype(np.float32)
+    y = (np.sin(x[:, 0]) + 0.5 * x[:, 1]).astype(np.float32)
+    params = {"dense1": {"kernel": rng.normal(size=(2, 6)) / np.sqrt(2), "bias": np.zeros(6)},
+              "dense2": {"kernel": rng.normal(size=(6, 1)) / np.sqrt(6), "bias": np.zeros(1)}}
+    return ls.Problem.from_model(mlp, params, x[:30], y[:30], name="tiny-mlp", held_out=(x[30:], y[30:]))
+
+
+CONSTANT = 3
+
+
+def needs_arguments(width, depth=2):
+    return make_problem()
+
+
+def raises():
+    raise ValueError("no data found\\nsecond line of the message")
+
+
+def returns_a_tuple():
+    return make_problem(), 1
+
+
+def fails_in_the_map():
+    def loss(params, data):
+        raise ValueError("the loss failed\\nand says more on a second line")
+
+    return ls.Problem("fails", loss, {"w": np.zeros(3)})
+"""
+
+
+def user_problem():
+    namespace = {}
+    exec(USER_MODEL, namespace)  # the reference: the same model built without the CLI
+    return namespace["make_problem"]()
+
+
+@pytest.fixture
+def model_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_model.py").write_text(USER_MODEL)
+    return "my_model.py"
+
+
+def test_map_user_model_random_directions(model_file, tmp_path, capsys):
+    import jax
+
+    code, stdout, err = run(capsys, "map", "--problem", f"{tmp_path / model_file}:make_problem", "--directions",
+                            "random", "--seed", "3", "--span", "-0.5:0.5", "--num", "11", "--out", "x.png", "--save",
+                            "x.npz")
+    assert code == 0, err
+    assert matplotlib.image.imread(tmp_path / "x.png").shape[1] > 300
+    m = ls.LossMap.load(tmp_path / "x.npz")
+    assert m.values.shape == (11, 11) and (m.x_label, m.y_label) == ("direction 1", "direction 2")
+    assert np.all(np.isfinite(m.values)) and np.all(np.isfinite(m.metric("test_loss")))
+    assert m.meta["directions"] == {"kind": "random", "seed": 3, "normalization": "filter", "ignore": "biasbn"}
+    prob = user_problem()
+    dx, dy = ls.random_directions(prob.params, jax.random.PRNGKey(3))
+    direct = ls.loss_map(prob, ls.Axis(dx, -0.5, 0.5, 11), ls.Axis(dy, -0.5, 0.5, 11))
+    np.testing.assert_allclose(m.values, direct.values, rtol=1e-6)
+    np.testing.assert_allclose(m.metric("test_loss"), direct.metric("test_loss"), rtol=1e-6)
+    assert "tiny-mlp loss on direction 2 × direction 1 (11×11 points" in stdout
+    code, _, err = run(capsys, "map", "--problem", f"./{model_file}:make_problem", "--directions", "random",
+                       "--num", "5", "--surface", "--log", "--out", "s.png")
+    assert code == 0, err
+    assert matplotlib.image.imread(tmp_path / "s.png").shape[1] > 300
+
+
+@pytest.fixture
+def model_module(tmp_path, monkeypatch):
+    """The model as an importable module (a package on sys.path): the CLI imports it once, and the reference
+    below imports the same functions, so both share JAX's compiled code."""
+    import importlib
+
+    package = tmp_path / "cli_user_models"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "mlp.py").write_text(USER_MODEL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    yield "cli_user_models.mlp", lambda: importlib.import_module("cli_user_models.mlp").make_problem()
+    for name in ("cli_user_models.mlp", "cli_user_models"):
+        sys.modules.pop(name, None)
+
+
+def test_map_user_model_pca_from_an_importable_module(model_module, tmp_path, capsys):
+    module, make_problem = model_module
+    code, stdout, err = run(capsys, "map", "--problem", f"{module}:make_problem", "--directions", "pca",
+                            "--optimizer", "sgd:momentum=0.5", "--lr", "0.1", "--steps", "30", "--num", "9",
+                            "--metric", "test_loss", "--style", "contour", "--out", "p.png", "--save", "p.npz")
+    assert code == 0, err
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+    m = ls.LossMap.load(tmp_path / "p.npz")
+    assert m.values.shape == (9, 9) and (m.x_label, m.y_label) == ("PC1", "PC2")
+    prob = make_problem()
+    traj = ls.run(prob, ls.optim.SGD(lr=0.1, momentum=0.5), 30)
+    plane = ls.directions.pca(traj)
+    (x_lo, x_hi), (y_lo, y_hi) = plane.bounds()
+    direct = ls.loss_map(prob, ls.Axis(plane.dx, x_lo, x_hi, 9), ls.Axis(plane.dy, y_lo, y_hi, 9),
+                         center=plane.origin)
+    np.testing.assert_allclose(m.xs, direct.xs)
+    np.testing.assert_allclose(m.ys, direct.ys)
+    np.testing.assert_allclose(m.values, direct.values, rtol=1e-5)
+    np.testing.assert_allclose(m.metric("test_loss"), direct.metric("test_loss"), rtol=1e-5)
+    assert np.all(np.isfinite(m.values)) and np.all(np.isfinite(m.metric("test_loss")))
+    recorded = m.meta["directions"]
+    assert recorded["kind"] == "pca" and recorded["optimizer"] == "SGD(lr=0.1, momentum=0.5)"
+    np.testing.assert_allclose(recorded["path"], plane.coords, rtol=1e-6, atol=1e-9)
+    assert "tiny-mlp test_loss on PC2 × PC1 (9×9 points" in stdout
+    assert f"final loss {float(traj.loss[-1]):.6g}" in stdout and "of its variance" in stdout
+    code, stdout, err = run(capsys, "run", "--problem", f"{module}:make_problem", "--optimizer", "sgd:momentum=0.5",
+                            "--lr", "0.1", "--steps", "30", "--x", "dense2.bias[0]:-1:1:5", "--y",
+                            "dense1.bias[0]:-1:1:5", "--out", "r.png", "--save", "r.npz")
+    assert code == 0, err  # run (like compare and sweep) loads --problem the same way
+    np.testing.assert_allclose(ls.Trajectory.load(tmp_path / "r.npz").loss, traj.loss, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["map", "--problem", "missing.py:make_problem"], "file 'missing.py' not found"),
+        (["map", "--problem", "no_such_module_xyz:make_problem"], "no module named 'no_such_module_xyz'"),
+        (["map", "--problem", "broken.py:make_problem"], "could not load 'broken.py': ModuleNotFoundError: No "
+         "module named 'no_such_dependency_xyz'"),
+        (["map", "--problem", "my_model.py:make_problme"], "'my_model.py' has no function 'make_problme'; its "
+         "functions: fails_in_the_map, make_problem, mlp, needs_arguments, raises, returns_a_tuple"),
+        (["map", "--problem", "my_model.py:fails_in_the_map", "--x", "w[0]:0:1:3", "--y", "w[1]:0:1:3"],
+         "the loss failed …"),  # an error of the user's loss, at map time: its first line
+        (["map", "--problem", "my_model.py:CONSTANT"], "'CONSTANT' in 'my_model.py' is an int, not a function"),
+        (["map", "--problem", "my_model.py:needs_arguments"], "needs_arguments must take no arguments"),
+        (["map", "--problem", "my_model.py:raises"], "raises raised ValueError: no data found …"),
+        (["map", "--problem", "my_model.py:returns_a_tuple"], "returns_a_tuple returned a tuple, not a "
+         "landscape.Problem"),
+        (["map", "--problem", "my_model.py"], "give its function: my_model.py:make_problem"),
+        (["run", "--problem", "my_model.py:raises", "--optimizer", "sgd", "--steps", "5"], "raises raised"),
+        (["map", "--problem", "my_model.py:make_problem", "--loss", "l1"], "--loss applies to the built-in problems"),
+        (["map", "--problem", "my_model.py:make_problem"], "has 25 parameters and no default view; map it along two "
+         "directions with --directions random"),
+        (["map", "--problem", "my_model.py:make_problem", "--directions", "random", "--x", "dense2.bias[0]:0:1:5"],
+         "give either --directions or --x/--y"),
+        (["map", "--problem", "my_model.py:make_problem", "--directions", "random", "--metric", "accuracy"],
+         "--metric 'accuracy': a map of 'tiny-mlp' has loss, test_loss"),
+        (["map", "--problem", "ols", "--metric", "test_loss"], "has loss (test_loss needs held-out data"),
+        (["map", "--problem", "ols", "--directions", "random"], "every parameter of 'ols' is a scalar"),
+        (["map", "--problem", "my_model.py:make_problem", "--directions", "pca"], "give --steps N"),
+        (["map", "--problem", "my_model.py:make_problem", "--directions", "random", "--steps", "5"],
+         "--steps trains the model for --directions pca"),
+        (["map", "--problem", "ols", "--span", "-1:1"], "--span sets the extent along --directions"),
+        (["map", "--problem", "my_model.py:make_problem", "--directions", "random", "--span", "1:-1"],
+         "LO must be less than HI"),
+        (["map", "--problem", "my_model.py:make_problem", "--directions", "random", "--num", "1"],
+         "num must be an integer ≥ 2, got 1"),
+    ],
+)
+def test_user_model_errors_are_one_line(model_file, tmp_path, capsys, argv, message):
+    (tmp_path / "broken.py").write_text("import no_such_dependency_xyz\n")
+    code, out, err = run(capsys, *argv)
+    assert code == 2, err
+    assert message in err, err
+    assert err.startswith("landscape: error:") and err.count("\n") == 1 and "Traceback" not in err
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_map_draws_the_accuracy_of_a_classifier(tmp_path, capsys):
+    save = tmp_path / "acc.npz"
+    code, out, err = run(capsys, "map", "--problem", "softmax-regression", "--x", "weight[0,0]:-6:6:9",
+                         "--y", "weight[0,1]:-6:6:7", "--metric", "accuracy", "--out", str(tmp_path / "acc.png"),
+                         "--save", str(save))
+    assert code == 0, err
+    m = ls.LossMap.load(save)
+    prob = ls.problems.softmax_regression()
+    x, labels = prob.data
+    for i, b in enumerate(m.ys[::3]):
+        for j, a in enumerate(m.xs[::4]):
+            w = np.array(prob.params["weight"], dtype=np.float64)
+            w[0] = a, b
+            expected = np.mean(np.argmax(x @ w.T + np.asarray(prob.params["bias"]), axis=1) == labels)
+            assert m.metrics["accuracy"][3 * i, 4 * j] == pytest.approx(expected)
+    assert "grid maximum" in out
+    code, _, err = run(capsys, "map", "--problem", "seed-regression", "--metric", "accuracy",
+                       "--out", str(tmp_path / "x.png"))
+    assert code == 2 and "has loss" in err and len(err.strip().splitlines()) == 1
