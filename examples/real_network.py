@@ -71,8 +71,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", default="examples/out", help="folder for the figures (default examples/out)")
     parser.add_argument("--quick", action="store_true", help="fewer steps and points (for tests)")
-    args = parser.parse_args(argv)
-    (out := Path(args.out)).mkdir(parents=True, exist_ok=True)
+    (out := Path((args := parser.parse_args(argv)).out)).mkdir(parents=True, exist_ok=True)
     for name, module in (("mlp", MLP()), ("cnn", CNN())):
         slice_network(name, module, *digits(), out, *((40, 9) if args.quick else (400, 41)))
 

@@ -28,24 +28,26 @@ from pathlib import Path
 from landscape._files import atomic_write_text
 from landscape.bench.common import format_target, new_result_path, write_json
 
-SUITE = ("grid", "trajectories", "sweep", "startup")
+SUITE = ("grid", "networks", "trajectories", "sweep", "startup")
 # How each workload runs: the command its flags follow (the suite's names stay those of the result files and tables)
 WORKLOADS = {name: [sys.executable, "-m", f"landscape.bench.{module}"] for name, module in (
-    ("roofline", "roofline"), ("grid", "map_speed"), ("trajectories", "run_speed"), ("sweep", "sweep_speed"),
-    ("startup", "startup"))}
+    ("roofline", "roofline"), ("grid", "map_speed"), ("networks", "network_speed"), ("trajectories", "run_speed"),
+    ("sweep", "sweep_speed"), ("startup", "startup"))}
 # extra flags for --quick: the workloads' own --quick plus the cuts that bring the suite to about a minute on 2 cores
-QUICK_FLAGS = {"roofline": [], "grid": [], "trajectories": ["--no-diagnostics"], "sweep": ["--no-cli"], "startup": []}
+QUICK_FLAGS = {"roofline": [], "grid": [], "networks": ["--no-sweep"], "trajectories": ["--no-diagnostics"],
+               "sweep": ["--no-cli"], "startup": []}
 TIMEOUT_S = {True: 600.0, False: 3600.0}  # per workload, quick / full
 
 # Compulsory device-memory traffic of each workload (the memory side of the roofline), float32:
 MAP_VALUE_BYTES = 4  # a map writes one value per point (the data is read once and stays in cache)
 STATE_RW_BYTES = 32  # SGD with momentum on (weight, bias): 4 floats of state read and written every step
 RECORD_BYTES = 4  # one loss per recorded step
-BYTES_MODEL = ("maps: 4 B written per point; runs and sweeps: the optimizer state (weight, bias and their momentum "
-               "buffers, 16 B per setting) read and written every step (32 B per setting-step: a scan carries it "
-               "through device memory) + 4 B per recorded loss")
-FLOPS_MODEL = ("maps: 5 useful flops per point per sample; runs and sweeps: 9 per setting per step per sample "
-               "(the workloads' flop_count)")
+BYTES_MODEL = ("maps: 4 B written per point (networks: none counted, compute-bound); runs and sweeps: the optimizer "
+               "state (weight, bias and their momentum buffers, 16 B per setting) read and written every step (32 B "
+               "per setting-step: a scan carries it through device memory) + 4 B per recorded loss")
+FLOPS_MODEL = ("maps: 5 useful flops per point per sample; networks: the forward pass's, 2·in·out per sample per "
+               "dense layer and 2·H·W·Cin·Cout·9 per 3×3 convolution; runs and sweeps: 9 per setting per step per "
+               "sample (the workloads' flop_count)")
 
 
 class BenchError(ValueError):
@@ -360,8 +362,9 @@ def format_notes(suite: dict) -> list[str]:
                      f"ridge {roof.get('ridge_flops_per_byte', s['gflops'] / c['gbytes_per_s']):.3g} flop/B")
     elif "roofline" in suite.get("errors", {}):
         notes.append(f"roofline: FAILED ({suite['errors']['roofline'][:200]}): no 'of roofline' column")
-    notes.append("ratio = the landscape row's throughput ÷ this row's (maps: same size; runs: the landscape.run row "
-                 "recording as much; sweeps: same part; startup: this process's wall ÷ the second process's)")
+    notes.append("ratio = the landscape row's throughput ÷ this row's (maps: same size; networks: loss_map's default "
+                 "strategy, same model and grid; runs: the landscape.run row recording as much; sweeps: same part; "
+                 "startup: this process's wall ÷ the second process's)")
     notes.append(f"GFLOP/s: useful flops ({FLOPS_MODEL}); GB/s: compulsory traffic ({BYTES_MODEL}); of roofline: "
                  "GFLOP/s ÷ SGEMM or GB/s ÷ copy, whichever bounds the workload; [diag] = diagnostic, not a baseline")
     notes.append("peak MiB: the peak resident memory (VmHWM, reset before the workload) of the process that ran it: "
@@ -413,9 +416,9 @@ def format_report(suite: dict, markdown: bool = False) -> str:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The description and options of ``landscape bench`` on ``p``."""
-    p.description = ("Run the benchmark suite (loss maps, runs, sweeps, startup, each with its baselines and the "
-                     "device's roofline) on the device JAX sees, each workload in a fresh process; print one table "
-                     "and save it as JSON and Markdown: with --json PATH there, else to a new "
+    p.description = ("Run the benchmark suite (loss maps, loss maps of networks, runs, sweeps, startup, each with "
+                     "its baselines and the device's roofline) on the device JAX sees, each workload in a fresh "
+                     "process; print one table and save it as JSON and Markdown: with --json PATH there, else to a new "
                      "landscape-bench-<tag>[-quick]-<date>.json and .md in the current directory. PyTorch and optax "
                      "baselines need `pip install \"landscape[bench]\"` and are skipped without it. "
                      "Example: landscape bench --quick")
