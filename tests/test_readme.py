@@ -31,3 +31,20 @@ def test_api_example_runs(tmp_path, monkeypatch, capsys):
     assert out[0] == "(1000, 101) 0"
     assert out[1].startswith("(100, 100) {'lr':")
     assert len((tmp_path / "sweep.csv").read_text().splitlines()) == 10_001
+
+
+def test_real_network_example_runs(tmp_path, monkeypatch, capsys):
+    import pytest
+
+    pytest.importorskip("flax")
+    pytest.importorskip("sklearn")
+    import matplotlib.pyplot as plt
+
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    block = next(b for b in blocks if "import flax" in b)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})
+    plt.close("all")
+    names, accuracy = capsys.readouterr().out.strip().rsplit("] ", 1)
+    assert names == "['accuracy', 'test_accuracy', 'test_loss'" and float(accuracy) > 0.9
+    assert (tmp_path / "pca.png").is_file() and (tmp_path / "interpolation.png").is_file()
