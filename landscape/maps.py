@@ -104,28 +104,23 @@ class _SlicePoint(NamedTuple):
     def __call__(self, point, args, data):
         params, state = point
         train, held_out = data
-        if self.predictor is None:  # the loss only
-            loss = lambda p: self.objective(p, train, state, False)[0]  # noqa: E731
-            predictions = None
-        else:
-            inputs, targets = train
-            loss = lambda p: (self.criterion(self.predictor(p, state, inputs), targets),  # noqa: E731
-                              self.predictor(p, state, inputs))
+
+        def loss(p):  # (the loss, the predictions it read or None)
+            if self.predictor is None:
+                return self.objective(p, train, state, False)[0], None
+            predictions = self.predictor(p, state, train[0])
+            return self.criterion(predictions, train[1]), predictions
+
         out = {}
         if self.grad:
-            value, grad = (jax.value_and_grad(loss, has_aux=True) if self.predictor else jax.value_and_grad(loss))(
-                params)
-            if self.predictor is not None:
-                value, predictions = value
+            (value, predictions), grad = jax.value_and_grad(loss, has_aux=True)(params)
             flat = jnp.concatenate([jnp.ravel(g) for g in jax.tree_util.tree_leaves(grad)])
             out["grad"] = jnp.stack([flat @ d for d in args["directions"]])
         else:
-            value = loss(params)
-            if self.predictor is not None:
-                value, predictions = value
+            value, predictions = loss(params)
         out["values"] = value
         if self.predictor is not None:
-            out.update({name: metric(predictions, targets) for name, metric in self.metrics})
+            out.update({name: metric(predictions, train[1]) for name, metric in self.metrics})
             if held_out is not None:
                 test_inputs, test_targets = held_out
                 test_predictions = self.predictor(params, state, test_inputs)
