@@ -39,14 +39,15 @@ class Plane(NamedTuple):
     """A plane ``origin + a·dx + b·dy`` in parameter space, and where the points it was built from lie in it.
 
     ``coords`` is ``(k, 2)``: the ``(a, b)`` of each point (a trajectory's steps, or the three points of
-    :func:`plane_through`); ``explained_variance`` the fraction of the points' variance along ``dx`` and ``dy``
-    (PCA planes only, else None).
+    :func:`plane_through`; none for a plane made by hand, e.g. ``Plane(center, *random_directions(center, key))``
+    to :func:`project` a trajectory on); ``explained_variance`` the fraction of the points' variance along ``dx``
+    and ``dy`` (PCA planes only, else None).
     """
 
     origin: Params
     dx: Params
     dy: Params
-    coords: np.ndarray
+    coords: np.ndarray = np.zeros((0, 2))
     explained_variance: np.ndarray | None = None
 
     def bounds(self, margin: float = 0.25) -> tuple[tuple[float, float], tuple[float, float]]:
