@@ -14,6 +14,7 @@ import math
 from typing import Any, Callable, NamedTuple
 
 import jax
+import jax.extend.core as jax_core
 import jax.numpy as jnp
 import numpy as np
 
@@ -31,12 +32,14 @@ _MAX_CHUNK = {"cpu": 2**20, "default": 2**24}
 # MLP: 1.3× slower, twice the compile time) keep the blocks.
 _UNROLLED_SAMPLES = 64
 _UNROLLED_PARAMS = 8
-_FAST_ROWS = 32
+_FAST_ROWS = 32  # rows the least-squares fast path fills at a time: 32 rows of 4096 floats stay in L2
 # Strategy choice (see choose_strategy): models up to _SMALL_MODEL parameters are evaluated vectorised over points;
-# bigger ones loop over points, about _LOOP_WORK multiply-adds (parameters × samples) per vectorised block.
+# bigger ones loop over points, about _LOOP_WORK multiply-adds (parameters × samples) per vectorised block of
+# points, at most _MAX_LOOP_BLOCK (bench/results/networks-cpu-2core.md: on 1347 digits, 16 points of a 3.8k MLP
+# per block were 1.6× faster than one; one point of an 85k or 1M MLP per block 1.3–1.5× faster than 4).
 _SMALL_MODEL = 64
 _LOOP_WORK = 2**26
-_MAX_LOOP_BLOCK = 64  # rows the least-squares fast path fills at a time: 32 rows of 4096 floats stay in L2
+_MAX_LOOP_BLOCK = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -370,7 +373,9 @@ def choose_strategy(problem: Problem, grad: bool = False, loss_only: bool = True
     - other small models and data-free functions: ``vmap`` over the whole tile (elementwise work);
     - networks: ``loop`` over points, the whole data set in each point's matrix products, ``block`` points
       vectorised at a time, fewer the more work one point is (one point of a 85k-parameter MLP on 1347 samples
-      already fills the cores; 16 points of a 3.7k-parameter one do).
+      already fills the cores; 16 points of a 3.8k-parameter one do);
+    - networks with convolutions: one point at a time (vectorised points turn a convolution into a grouped one,
+      which XLA:CPU ran 7× slower for a small CNN on 1347 images, two points at a time).
     """
     n_params = sum(int(np.size(leaf)) for leaf in jax.tree_util.tree_leaves(problem.params))
     n_samples = problem.n_samples or 1
@@ -379,9 +384,27 @@ def choose_strategy(problem: Problem, grad: bool = False, loss_only: bool = True
             return _engine.Strategy()
         unroll = not grad and n_samples <= _UNROLLED_SAMPLES and n_params <= _UNROLLED_PARAMS
         return _engine.Strategy("accumulate", n_samples if unroll else None)
+    if _has_convolution(problem):
+        return _engine.Strategy("loop", 1)
     work = n_params * n_samples  # multiply-adds of one point's forward pass, roughly
     block = 2 ** int(np.clip(np.round(np.log2(_LOOP_WORK / work)), 0, np.log2(_MAX_LOOP_BLOCK)))
     return _engine.Strategy("loop", block)
+
+
+def _has_convolution(problem: Problem) -> bool:
+    """Whether the problem's loss convolves (its traced program, nested calls included, has a convolution)."""
+    sample = jax.tree_util.tree_map(lambda a: a[:1], problem.data)
+    closed = jax.make_jaxpr(lambda p: problem.objective(p, sample, problem.state, False)[0])(problem.params)
+
+    def convolves(jaxpr) -> bool:
+        for eqn in jaxpr.eqns:
+            if eqn.primitive.name == "conv_general_dilated":
+                return True
+            if any(convolves(sub) for sub in jax_core.jaxprs_in_params(eqn.params)):
+                return True
+        return False
+
+    return convolves(closed.jaxpr)
 
 
 def _resolve_axis(owner: str, axis: Axis, which: str, problem: Problem, treedef, shapes, names: list[str]):

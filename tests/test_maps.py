@@ -279,3 +279,39 @@ def test_fast_path_blocks_do_not_change_values(monkeypatch):
         np.testing.assert_array_equal(getattr(blocks, field), getattr(whole, field))
         np.testing.assert_array_equal(getattr(single, field), getattr(whole, field))
         assert getattr(whole, field).flags.writeable  # results are the caller's to change, as on the direct path
+
+
+def test_strategy_is_chosen_by_model_and_every_strategy_gives_the_same_map():
+    from landscape.maps import choose_strategy
+
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(12, 6, 6, 1)).astype(np.float32)
+    labels = rng.integers(0, 3, 12)
+
+    def cnn(p, x):
+        h = jax.lax.conv_general_dilated(x, p["conv"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return jax.nn.relu(h).reshape(len(x), -1) @ p["dense"]
+
+    def mlp(p, x):
+        return jax.nn.relu(x.reshape(len(x), -1) @ p["w1"]) @ p["w2"]
+
+    conv_params = {"conv": rng.normal(size=(3, 3, 1, 4)).astype(np.float32) / 3,
+                   "dense": rng.normal(size=(144, 3)).astype(np.float32) / 12}
+    mlp_params = {"w1": rng.normal(size=(36, 16)).astype(np.float32) / 6,
+                  "w2": rng.normal(size=(16, 3)).astype(np.float32) / 4}
+    conv = ls.Problem.from_model(cnn, conv_params, images, labels, "cross_entropy")
+    dense = ls.Problem.from_model(mlp, mlp_params, images, labels, "cross_entropy")
+    assert choose_strategy(conv) == ("loop", 1)  # vectorised points would make grouped convolutions
+    assert choose_strategy(dense).kind == "loop" and choose_strategy(dense).block > 1  # a tiny network: blocks
+    assert choose_strategy(problems.rosenbrock()).kind == "vmap"
+    assert choose_strategy(problems.seed_regression()).kind == "accumulate"
+    for prob in (conv, dense):
+        dx, dy = ls.random_directions(prob.params, jax.random.PRNGKey(2))
+        x, y = ls.Axis(dx, -1, 1, 4), ls.Axis(dy, -1, 1, 3)
+        chosen = ls.loss_map(prob, x, y)
+        for strategy, block in (("vmap", None), ("loop", None), ("loop", 4)):
+            other = ls.loss_map(prob, x, y, strategy=strategy, block=block)
+            np.testing.assert_allclose(other.values, chosen.values, rtol=2e-5)
+            assert other.meta["strategy"] == [strategy, block]
+    with pytest.raises(ValueError, match="block=4 needs a strategy"):
+        ls.loss_map(conv, x, y, block=4)
