@@ -189,6 +189,35 @@ def test_skipped_baselines_are_rows_and_targets_marked_skipped():
     assert "MISSED" not in report
 
 
+NETWORKS = {"benchmark": "networks", "tag": "cpu-2core", "rows": [  # network_speed's rows: already the suite's shape
+    {"workload": "cnn: landscape.loss_map (loop×1)", "model": "cnn", "sizes": "11² × 1347", "device": "cpu-2core",
+     "dtype": "float32", "compile_s": 0.6, "steady_s": 0.8, "throughput": 150.0, "unit": "points/s",
+     "useful_gflops": 50.0, "default": True},
+    {"workload": "cnn: fastest alternative, loss_map strategy=loop×4", "model": "cnn", "sizes": "11² × 1347",
+     "device": "cpu-2core", "dtype": "float32", "compile_s": 0.5, "steady_s": 0.4, "throughput": 300.0,
+     "unit": "points/s", "useful_gflops": 100.0, "ratio": 0.5, "diagnostic": True},
+    {"workload": "cnn: torch per-point loop", "model": "cnn", "sizes": "11² × 1347", "device": "cpu-2core",
+     "dtype": "float32", "compile_s": None, "steady_s": 1.6, "throughput": 75.0, "unit": "points/s",
+     "useful_gflops": 25.0, "ratio": 2.0, "max_rel_err": 3e-7, "ok": True},
+    {"workload": "cnn: loss_landscapes.random_plane", "model": "cnn", "sizes": "11² × 1347", "device": "cpu-2core",
+     "dtype": "float32", "skipped": "not installed"},
+], "targets": {"cnn (25,290 params) loss_map ≥ 1× the torch per-point loop": {"value": 2.0, "met": True}}}
+
+
+def test_network_rows_merge_as_they_are():
+    merged = suite.merge({"networks": NETWORKS}, ROOFLINE)
+    rows = {r["workload"]: r for r in merged["rows"]}
+    lm = rows["cnn: landscape.loss_map (loop×1)"]
+    assert lm["throughput"] == 150.0 and lm["sizes"] == "11² × 1347" and lm["ratio"] is None
+    assert lm["flop_frac"] == pytest.approx(0.5) and lm["bound"] == "compute"
+    assert rows["cnn: torch per-point loop"]["ratio"] == 2.0
+    assert rows["cnn: fastest alternative, loss_map strategy=loop×4"]["diagnostic"]
+    assert rows["cnn: loss_landscapes.random_plane"]["skipped"] == "not installed"
+    assert merged["targets"]["networks: cnn (25,290 params) loss_map ≥ 1× the torch per-point loop"]["met"]
+    report = suite.format_report({"tag": "cpu-2core", "roofline": ROOFLINE, **merged})
+    assert "loop×4 [diag]" in report and "skipped (not installed)" in report and "2×" in report
+
+
 def test_peer_libraries_are_optional():
     assert common.peer("json") == (json, None)
     assert common.peer("json", off=True) == (None, "--no-json")
