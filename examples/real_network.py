@@ -73,7 +73,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer steps and points (for tests)")
     (out := Path((args := parser.parse_args(argv)).out)).mkdir(parents=True, exist_ok=True)
     for name, module in (("mlp", MLP()), ("cnn", CNN())):
-        slice_network(name, module, *digits(), out, *((40, 9) if args.quick else (400, 41)))
+        slice_network(name, module, *digits(), out, *((30, 7) if args.quick else (400, 41)))
 
 
 if __name__ == "__main__":

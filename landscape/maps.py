@@ -14,7 +14,6 @@ import math
 from typing import Any, Callable, NamedTuple
 
 import jax
-import jax.extend.core as jax_core
 import jax.numpy as jnp
 import numpy as np
 
@@ -387,27 +386,11 @@ def choose_strategy(problem: Problem, grad: bool = False, loss_only: bool = True
             return _engine.Strategy()
         unroll = not grad and n_samples <= _UNROLLED_SAMPLES and n_params <= _UNROLLED_PARAMS
         return _engine.Strategy("accumulate", n_samples if unroll else None)
-    if _has_convolution(problem):
+    if problem.convolves:
         return _engine.Strategy("loop", 1)
     work = n_params * n_samples  # multiply-adds of one point's forward pass, roughly
     block = 2 ** int(np.clip(np.round(np.log2(_LOOP_WORK / work)), 0, np.log2(_MAX_LOOP_BLOCK)))
     return _engine.Strategy("loop", block)
-
-
-def _has_convolution(problem: Problem) -> bool:
-    """Whether the problem's loss convolves (its traced program, nested calls included, has a convolution)."""
-    sample = jax.tree_util.tree_map(lambda a: a[:1], problem.data)
-    closed = jax.make_jaxpr(lambda p: problem.objective(p, sample, problem.state, False)[0])(problem.params)
-
-    def convolves(jaxpr) -> bool:
-        for eqn in jaxpr.eqns:
-            if eqn.primitive.name == "conv_general_dilated":
-                return True
-            if any(convolves(sub) for sub in jax_core.jaxprs_in_params(eqn.params)):
-                return True
-        return False
-
-    return convolves(closed.jaxpr)
 
 
 def _resolve_axis(owner: str, axis: Axis, which: str, problem: Problem, treedef, shapes, names: list[str] | None):

@@ -40,9 +40,14 @@ def make(n=24, seed=0):
 
 def reference_run(params, state, x, y, lr, steps, batch_size=None, permutations=None):
     """A plain Python loop: SGD on the training-mode loss, state from the model, loss recorded in eval mode."""
-    def train_loss(p, s, xb, yb):
-        out, new_s = batchnorm_mlp(p, s, xb, True)
-        return ls.losses.cross_entropy(out, yb), new_s
+    @jax.jit
+    def train_step(p, s, xb, yb):
+        def train_loss(q):
+            out, new_s = batchnorm_mlp(q, s, xb, True)
+            return ls.losses.cross_entropy(out, yb), new_s
+
+        (_, new_s), g = jax.value_and_grad(train_loss, has_aux=True)(p)
+        return jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g), new_s
 
     def eval_loss(p, s):
         return float(ls.losses.cross_entropy(batchnorm_mlp(p, s, x, False)[0], y))
@@ -56,8 +61,7 @@ def reference_run(params, state, x, y, lr, steps, batch_size=None, permutations=
             epoch, k = divmod(t, per_epoch)
             idx = permutations[epoch][k * batch_size:(k + 1) * batch_size]
             xb, yb = x[idx], y[idx]
-        (_, s), g = jax.value_and_grad(train_loss, has_aux=True)(p, s, xb, yb)
-        p = jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g)
+        p, s = train_step(p, s, xb, yb)
         losses.append(eval_loss(p, s))
     return p, s, np.array(losses)
 
