@@ -94,9 +94,9 @@ class Problem:
 
     @functools.cached_property
     def convolves(self) -> bool:
-        """Whether the loss convolves (its traced program, nested calls included, has a convolution). Batched
-        evaluation then goes one item at a time: vectorised items turn a convolution into a grouped one, which
-        XLA:CPU ran 7× slower (maps of a small CNN) to 20× slower (its training steps)."""
+        """Whether the loss convolves (its traced program, nested calls included, has a convolution): loss maps
+        then go one point at a time, since vectorised points turn a convolution into a grouped one, which XLA:CPU
+        ran 7–9× slower for a small CNN."""
         if self.data is None:
             return False
         sample = jax.tree_util.tree_map(lambda a: a[:1], self.data)
