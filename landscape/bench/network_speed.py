@@ -1,7 +1,8 @@
 """Loss maps of real networks (the suite's ``networks``): ``landscape.loss_map`` of MLPs and a small CNN on
-scikit-learn's digits against the reference code's PyTorch per-point loop and ``loss_landscapes.random_plane``.
+scikit-learn's digits, and of a ResNet-20 on synthetic 32×32×3 images, against the reference code's PyTorch
+per-point loop and ``loss_landscapes.random_plane``.
 
-    python -m landscape.bench.network_speed            # 31², 21², 11², 11² maps; strategy sweep; ~5 min on 2 cores
+    python -m landscape.bench.network_speed            # 31², 21², 11², 11², 5² maps; strategy sweep; ~6 min on 2 cores
     python -m landscape.bench.network_speed --quick    # smaller maps, ~1 min
     python -m landscape.bench.network_speed --models mlp-1m cnn --json /tmp/networks.json
 
@@ -9,8 +10,9 @@ Data: ``sklearn.datasets.load_digits`` (X/16, float32), the training part of ``t
 random_state=0)``: 1347 samples of 64 features, 10 classes (without scikit-learn, a synthetic set of that shape).
 Models, plain JAX with parameters a dict of arrays (``x @ W + b``, ``W`` shaped (in, out)): MLPs 64→50→10,
 64→256→256→10 and 64→1000→1000→10, and a CNN on the 8×8 images (NHWC; 3×3 'SAME' convolutions 1→16 and 16→32
-with ReLU, flatten, dense → 10). Loss: cross entropy on the whole training set; plane: two filter-normalised random
-directions (``landscape.random_directions``) over [-1, 1]².
+with ReLU, flatten, dense → 10); a ResNet-20 (0.27M parameters, no BatchNorm) on 256 synthetic 32×32×3 images per
+point on CPU, 2048 on an accelerator, where its target is ≥ 30 % of the same-run SGEMM. Loss: cross entropy on the
+whole training set; plane: two filter-normalised random directions (``landscape.random_directions``) over [-1, 1]².
 
 Measured per model, in this process, after a same-run SGEMM (:func:`landscape.bench.common.sgemm_roofline`):
 
@@ -23,8 +25,8 @@ Measured per model, in this process, after a same-run SGEMM (:func:`landscape.be
   θ0 + a·dx + b·dy, loss of the whole training set under ``no_grad``, ``.item()``), checked against the map;
 - ``loss_landscapes.random_plane`` with the same steps (its own directions: only its time is compared).
 
-FLOPs per point (forward only): 2·N·Σ in·out for the dense layers + 2·N·H·W·Cin·Cout·9 per 3×3 convolution; bias,
-activations and the loss are not counted. ratio = loss_map's points/s ÷ the row's (> 1: loss_map faster).
+FLOPs per point (forward only): 2·N·Σ in·out for the dense layers + 2·N·H'·W'·Cin·Cout·k² per k×k convolution
+(H', W': its output's side); bias, activations and the loss are not counted. ratio = loss_map's points/s ÷ the row's (> 1: loss_map faster).
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ TOLERANCE = 1e-3  # max relative difference allowed between the torch loop's map
 N_TRAIN = 1347  # digits' training part (1797 × 0.75, rounded up by train_test_split)
 SWEEP = (("vmap", None), ("loop", 1), ("loop", 4), ("loop", 16), ("loop", 64))
 SWEEP_MAX_S = 5.0  # an alternative stops repeating once its timed calls took this long (slow ones: fewer than 3)
-FLOP_COUNT = ("forward flops per point = 2·N·Σ(in·out) over the dense layers + 2·N·H·W·Cin·Cout·9 per 3×3 "
-              "convolution, N = training samples; bias, activations and the loss are not counted")
+FLOP_COUNT = ("forward flops per point = 2·N·Σ(in·out) over the dense layers + 2·N·H'·W'·Cin·Cout·k² per k×k "
+              "convolution (H', W': its output's side), N = training samples; bias, activations and the loss are not "
+              "counted")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -106,23 +109,85 @@ def cnn_params(key) -> dict:
             "b": jnp.full((10,), 0.01, jnp.float32)}
 
 
-# name → (description, MLP sizes or None for the CNN, grid size, --quick grid size)
+# A ResNet-20 for 32×32×3 images (He et al. 2016, CIFAR): a 3×3 stem to 16 channels, three stages of three basic
+# blocks (two 3×3 convolutions and the identity, or a strided 1×1 projection where the shape changes) of 16, 32 and
+# 64 channels, global average pooling, dense → 10; no biases or BatchNorm (a slice holds them fixed anyway).
+RESNET_STAGES = ((16, 1), (32, 2), (64, 2))
+RESNET_BLOCKS = 3
+RESNET_SAMPLES = {"cpu": 256, "default": 2048}  # synthetic images per point (2048 on an accelerator)
+
+
+def _conv(x, kernel, stride: int):
+    pad = (kernel.shape[0] - 1) // 2  # explicit, as torch's padding=k//2 (SAME pads stride-2 layers unevenly)
+    return jax.lax.conv_general_dilated(x, kernel, (stride, stride), ((pad, pad), (pad, pad)),
+                                        dimension_numbers=_CONV)
+
+
+def resnet_layers():
+    """``[(name, kernel size, in, out, stride, input side)]`` of every convolution, in execution order."""
+    layers, side, cin = [("stem", 3, 3, 16, 1, 32)], 32, 16
+    for s, (cout, stride) in enumerate(RESNET_STAGES):
+        for b in range(RESNET_BLOCKS):
+            st = stride if b == 0 else 1
+            layers.append((f"s{s}b{b}c1", 3, cin, cout, st, side))
+            layers.append((f"s{s}b{b}c2", 3, cout, cout, 1, side // st))
+            if st != 1 or cin != cout:
+                layers.append((f"s{s}b{b}proj", 1, cin, cout, st, side))
+            side, cin = side // st, cout
+    return layers
+
+
+def resnet(params, x):
+    """``x``: (N, 32, 32, 3) NHWC."""
+    h = jax.nn.relu(_conv(x, params["stem"], 1))
+    for s, (cout, stride) in enumerate(RESNET_STAGES):
+        for b in range(RESNET_BLOCKS):
+            st = stride if b == 0 else 1
+            y = _conv(jax.nn.relu(_conv(h, params[f"s{s}b{b}c1"], st)), params[f"s{s}b{b}c2"], 1)
+            shortcut = _conv(h, params[f"s{s}b{b}proj"], st) if f"s{s}b{b}proj" in params else h
+            h = jax.nn.relu(y + shortcut)
+    return jnp.mean(h, axis=(1, 2)) @ params["w"] + params["b"]
+
+
+def resnet_params(key) -> dict:
+    params = {}
+    for name, k, cin, cout, _, _ in resnet_layers():
+        key, sub = jax.random.split(key)
+        scale = np.sqrt(2.0 / (k * k * cin)) * (0.1 if name.endswith("c2") else 1.0)  # (no BatchNorm: keep the
+        params[name] = jax.random.normal(sub, (k, k, cin, cout), jnp.float32) * scale  # residual sums near 1)
+    params["w"] = jax.random.normal(key, (64, 10), jnp.float32) * np.sqrt(1.0 / 64)
+    params["b"] = jnp.full((10,), 0.01, jnp.float32)
+    return params
+
+
+def resnet_flops() -> int:
+    """Forward flops per image: 2·(H/s)·(W/s)·k²·Cin·Cout per convolution + the dense layer."""
+    return sum(2 * (side // st) ** 2 * k * k * cin * cout for _, k, cin, cout, st, side in resnet_layers()) + 2 * 640
+
+
+# name → (description, MLP sizes or the kind of network, grid size, --quick grid size)
 MODELS = {
     "mlp-3.8k": ("MLP 64→50→10", (64, 50, 10), 31, 15),
     "mlp-85k": ("MLP 64→256→256→10", (64, 256, 256, 10), 21, 9),
     "mlp-1m": ("MLP 64→1000→1000→10", (64, 1000, 1000, 10), 11, 5),
-    "cnn": ("CNN 8×8: conv3×3 1→16, conv3×3 16→32, dense 2048→10", None, 11, 7),
+    "cnn": ("CNN 8×8: conv3×3 1→16, conv3×3 16→32, dense 2048→10", "cnn", 11, 7),
+    "resnet": ("ResNet-20 on synthetic 32×32×3 images (0.27M params)", "resnet", 5, 2),
 }
 
 
-def build(name: str, X: np.ndarray):
-    """``(model, params, inputs, forward flops per sample)`` of model ``name``."""
+def build(name: str, X: np.ndarray, y: np.ndarray):
+    """``(model, params, inputs, labels, forward flops per sample)`` of model ``name``."""
     _, sizes, _, _ = MODELS[name]
     key = jax.random.PRNGKey(0)
-    if sizes is None:
+    if sizes == "cnn":
         flops = 2 * (8 * 8 * 1 * 16 * 9 + 8 * 8 * 16 * 32 * 9 + 2048 * 10)
-        return cnn, cnn_params(key), X.reshape(-1, 8, 8, 1), flops
-    return mlp, mlp_params(sizes, key), X, 2 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        return cnn, cnn_params(key), X.reshape(-1, 8, 8, 1), y, flops
+    if sizes == "resnet":
+        n = RESNET_SAMPLES.get(jax.default_backend(), RESNET_SAMPLES["default"])
+        rng = np.random.default_rng(0)
+        images = rng.standard_normal((n, 32, 32, 3), dtype=np.float32)
+        return resnet, resnet_params(key), images, rng.integers(0, 10, n).astype(np.int32), resnet_flops()
+    return mlp, mlp_params(sizes, key), X, y, 2 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -133,7 +198,9 @@ def torch_model(torch, name: str, params: dict):
     """An ``nn.Module`` computing the same function as the JAX model with ``params`` (copied)."""
     nn = torch.nn
     _, sizes, _, _ = MODELS[name]
-    if sizes is not None:
+    if sizes == "resnet":
+        return _TorchResNet(torch, to_torch_layout(name, params))
+    if sizes != "cnn":
         layers = []
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
@@ -150,12 +217,42 @@ def torch_model(torch, name: str, params: dict):
 def to_torch_layout(name: str, tree: dict) -> list[np.ndarray]:
     """A parameter-shaped dict (parameters or a direction) as the arrays of :func:`torch_model`'s parameters."""
     a = {k: np.asarray(v, np.float32) for k, v in tree.items()}
-    if MODELS[name][1] is not None:
+    if MODELS[name][1] == "resnet":  # convolutions in execution order (HWIO → OIHW), then the dense layer
+        return [a[layer[0]].transpose(3, 2, 0, 1).copy() for layer in resnet_layers()] + [a["w"].T.copy(), a["b"]]
+    if MODELS[name][1] != "cnn":
         return [x for i in range(len(a) // 2) for x in (a[f"w{i}"].T.copy(), a[f"b{i}"])]
     # HWIO → OIHW; the dense layer's rows from NHWC flattening (h, w, c) to NCHW flattening (c, h, w)
     w = a["w"].reshape(8, 8, 32, 10).transpose(2, 0, 1, 3).reshape(2048, 10)
     return [a["conv1"].transpose(3, 2, 0, 1).copy(), a["conv1_b"], a["conv2"].transpose(3, 2, 0, 1).copy(),
             a["conv2_b"], w.T.copy(), a["b"]]
+
+
+def _TorchResNet(torch, arrays):
+    """:func:`resnet` in torch (NCHW), its parameters in :func:`to_torch_layout`'s order."""
+    F = torch.nn.functional
+    layers = resnet_layers()
+
+    class ResNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weights = torch.nn.ParameterList([torch.nn.Parameter(torch.from_numpy(a)) for a in arrays])
+
+        def forward(self, x):
+            w = {layer[0]: p for layer, p in zip(layers, self.weights)}
+            conv = {layer[0]: layer for layer in layers}
+
+            def apply(h, name):
+                _, k, _, _, stride, _ = conv[name]
+                return F.conv2d(h, w[name], stride=stride, padding=k // 2)
+
+            h = F.relu(apply(x, "stem"))
+            for s, _ in enumerate(RESNET_STAGES):
+                for b in range(RESNET_BLOCKS):
+                    y = apply(F.relu(apply(h, f"s{s}b{b}c1")), f"s{s}b{b}c2")
+                    h = F.relu(y + (apply(h, f"s{s}b{b}proj") if f"s{s}b{b}proj" in w else h))
+            return F.linear(h.mean(dim=(2, 3)), self.weights[-2], self.weights[-1])
+
+    return ResNet()
 
 
 def torch_loop(torch, model, theta0, d1, d2, X, y, xs, ys) -> np.ndarray:
@@ -221,14 +318,15 @@ def main(argv=None) -> dict:
     for name in names:
         desc = MODELS[name][0]
         n = args.size or MODELS[name][3 if args.quick else 2]
-        model, params, inputs, flops_per_sample = build(name, X)
+        model, params, inputs, labels, flops_per_sample = build(name, X, y)
+        n_samples = len(inputs)
         n_params = sum(int(np.size(v)) for v in params.values())
-        flops_per_point = flops_per_sample * len(X)
-        prob = ls.Problem.from_model(model, params, inputs, y, "cross_entropy", name=name)
+        flops_per_point = flops_per_sample * n_samples
+        prob = ls.Problem.from_model(model, params, inputs, labels, "cross_entropy", name=name)
         dx, dy = ls.random_directions(params, jax.random.PRNGKey(1))
         auto = tuple(ls.maps.choose_strategy(prob))
-        sizes = f"{n}² × {len(X)}"
-        models[name] = {"description": desc, "params": n_params, "samples": len(X), "size": n, "points": n * n,
+        sizes = f"{n}² × {n_samples}"
+        models[name] = {"description": desc, "params": n_params, "samples": n_samples, "size": n, "points": n * n,
                         "flops_per_sample": flops_per_sample, "flops_per_point": flops_per_point,
                         "default_strategy": list(auto)}
         print(f"\n{name}: {desc}, {n_params:,} params, {flops_per_point / 1e6:.4g} MFLOP per point, {n}² grid, "
@@ -242,7 +340,7 @@ def main(argv=None) -> dict:
             t = timed(fn, repeats=repeats, warmup=1, max_s=max_s)
             best = min(t["times_s"])
             row = {"workload": f"{name}: {workload}", "model": name, "sizes": sizes, "size": n, "points": n * n,
-                   "params": n_params, "samples": len(X), "device": tag, "dtype": "float32",
+                   "params": n_params, "samples": n_samples, "device": tag, "dtype": "float32",
                    "compile_s": max(t["first_s"] - best, 0.0) if compiled else None, "first_s": t["first_s"],
                    "steady_s": best, "median_s": t["median_s"], "times_s": t["times_s"],
                    "throughput": n * n / best, "unit": "points/s", "flops_per_point": flops_per_point,
@@ -281,9 +379,8 @@ def main(argv=None) -> dict:
         else:
             tmodel = torch_model(torch, name, params)
             theta0, d1, d2 = ([torch.from_numpy(a) for a in to_torch_layout(name, t)] for t in (params, dx, dy))
-            tX = torch.from_numpy(np.ascontiguousarray(
-                X.reshape(-1, 1, 8, 8) if MODELS[name][1] is None else X))
-            ty = torch.from_numpy(y.astype(np.int64))
+            tX = torch.from_numpy(np.ascontiguousarray(inputs.transpose(0, 3, 1, 2) if inputs.ndim == 4 else inputs))
+            ty = torch.from_numpy(labels.astype(np.int64))
             r, tvalues = measure("torch per-point loop", lambda: torch_loop(torch, tmodel, theta0, d1, d2, tX, ty,
                                                                            xs.tolist(), ys.tolist()),
                                  compiled=False)
@@ -343,7 +440,13 @@ def main(argv=None) -> dict:
             targets[f"{desc} loss_map ≥ {sgemm_min:.0%} of the same-run SGEMM"] = {
                 "value": frac, "met": frac >= sgemm_min, "unit": "fraction"}
 
-    print(f"\nnetworks on digits ({len(X)} samples), {tag}, float32; SGEMM roofline {peak:.1f} GFLOP/s; ratio = "
+    if "resnet" in models and jax.default_backend() != "cpu":  # the issue's accelerator target
+        frac = next(r for r in rows if r["model"] == "resnet" and r.get("default"))["sgemm_frac"]
+        targets[f"resnet ({models['resnet']['params']:,} params) loss_map ≥ 30% of the same-run SGEMM "
+                f"(on an accelerator)"] = {"value": frac, "met": frac >= 0.3, "unit": "fraction"}
+
+    print(f"\nnetworks on digits ({len(X)} samples; resnet: synthetic images), {tag}, float32; SGEMM roofline "
+          f"{peak:.1f} GFLOP/s; ratio = "
           "loss_map (default strategy) points/s ÷ the row's")
     columns = [("workload", "workload", ""), ("sizes", "sizes", ""), ("compile_s", "compile s", ".3f"),
                ("steady_s", "steady s", ".4g"), ("throughput", "points/s", ".4g"), ("useful_gflops", "GFLOP/s", ".3g"),
