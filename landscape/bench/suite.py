@@ -46,7 +46,7 @@ BYTES_MODEL = ("maps: 4 B written per point (networks: none counted, compute-bou
                "state (weight, bias and their momentum buffers, 16 B per setting) read and written every step (32 B "
                "per setting-step: a scan carries it through device memory) + 4 B per recorded loss")
 FLOPS_MODEL = ("maps: 5 useful flops per point per sample; networks: the forward pass's, 2·in·out per sample per "
-               "dense layer and 2·H·W·Cin·Cout·9 per 3×3 convolution; runs and sweeps: 9 per setting per step per "
+               "dense layer and 2·H'·W'·Cin·Cout·k² per k×k convolution; runs and sweeps: 9 per setting per step per "
                "sample (the workloads' flop_count)")
 
 
