@@ -242,8 +242,6 @@ def _map_figure(m, args, trajs=None, metric: str = "loss", path=None):
     """The map alone (``--style``), or its 3-D surface (``--surface``), with ``trajs`` on it when given; ``metric``
     names what is drawn (the loss or one of ``m.metrics``), ``path`` is a :class:`_PlanePath` drawn over it
     (``--directions pca``)."""
-    import dataclasses
-
     import numpy as np
 
     import landscape as ls
@@ -252,9 +250,8 @@ def _map_figure(m, args, trajs=None, metric: str = "loss", path=None):
     title = f"{m.meta.get('problem', '')} {metric}".strip()
     if getattr(args, "surface", False):
         fig = plt.figure(figsize=(7.2, 5.8), layout="constrained")
-        shown = m if metric == "loss" else dataclasses.replace(m, values=m.metric(metric))
-        drawn = ls.plot.surface(shown, trajs=trajs, ax=fig.add_subplot(projection="3d"), log=args.log, title=title)
-        drawn.ax.set_zlabel(f"log₁₀ {metric}" if args.log else metric)
+        drawn = ls.plot.surface(m, metric=metric, trajs=trajs, ax=fig.add_subplot(projection="3d"), log=args.log,
+                                title=title)
         if path is not None and metric == "loss":  # the path at its recorded loss (the metric's scale differs)
             z = np.log10(np.where(path.loss > 0, path.loss, np.nan)) if args.log else path.loss
             drawn.ax.plot(path.coords[:, 0], path.coords[:, 1], z, color="black", marker="o", markersize=2,
@@ -372,9 +369,8 @@ def _cmd_map(args) -> int:
     _check_writable(args.save, "--save", (".npz",))
     import dataclasses
 
-    import numpy as np
-
     import landscape as ls
+    from landscape.results import higher_is_better
 
     prob = _build_problem(args.problem, args.loss)
     metric = args.metric or "loss"
@@ -389,11 +385,10 @@ def _cmd_map(args) -> int:
     ls.plot.save(_map_figure(m, args, metric=metric, path=path), args.out, dpi=args.dpi)
     if args.save:
         m.save(args.save)
-    shown = m.metric(metric)
-    best, word = (np.nanargmax, "maximum") if metric.endswith("accuracy") else (np.nanargmin, "minimum")
-    i, j = np.unravel_index(best(np.where(np.isfinite(shown), shown, np.nan)), shown.shape)
+    x, y, value = m.best(metric)
+    word = "maximum" if higher_is_better(metric) else "minimum"
     print(f"{args.out}: {prob.name} {metric} on {m.y_label} × {m.x_label} ({y_axis.num}×{x_axis.num} points, "
-          f"{elapsed:.2f} s); grid {word} {shown[i, j]:.6g} at {m.x_label}={m.xs[j]:.4g}, {m.y_label}={m.ys[i]:.4g}"
+          f"{elapsed:.2f} s); grid {word} {value:.6g} at {m.x_label}={x:.4g}, {m.y_label}={y:.4g}"
           + (f"; numbers in {args.save}" if args.save else ""))
     if path is not None:
         print(f"  path: {path.label}, {directions['status']}; PC1 and PC2 hold {path.variance[0]:.0%} and "

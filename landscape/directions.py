@@ -31,6 +31,7 @@ import numpy as np
 
 from landscape import _checks
 from landscape._pytrees import Params, flatten, leaf_names, unflatten
+from landscape.results import Trajectory
 
 _EPS = 1e-10  # added to a filter's direction norm, as the reference code does
 
@@ -169,7 +170,7 @@ def _stacked(points: Any, owner: str) -> tuple[np.ndarray, Any, tuple]:
     ``points``: a single-run :class:`landscape.Trajectory`, or a pytree whose leaves share a leading axis (a
     trajectory's ``params``, :func:`stack` of checkpoints).
     """
-    if hasattr(points, "params") and hasattr(points, "batch_axes"):  # a Trajectory
+    if isinstance(points, Trajectory):
         if points.batch_axes:
             raise ValueError(f"{owner}: the trajectory holds a batch of runs (axes {points.batch_axes}); pass one "
                              f"run's params, e.g. jax.tree_util.tree_map(lambda a: a[0], traj.params).")

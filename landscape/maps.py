@@ -14,6 +14,7 @@ import math
 from typing import Any, Callable, NamedTuple
 
 import jax
+import jax.extend.core as jax_core
 import jax.numpy as jnp
 import numpy as np
 
@@ -31,6 +32,7 @@ _MAX_CHUNK = {"cpu": 2**20, "default": 2**24}
 # MLP: 1.3× slower, twice the compile time) keep the blocks.
 _UNROLLED_SAMPLES = 64
 _UNROLLED_PARAMS = 8
+_GRAD_NAMES = ("grad_x", "grad_y")  # a slice's derivatives along its axes, as the engine and the fast path name them
 _FAST_ROWS = 32  # rows the least-squares fast path fills at a time: 32 rows of 4096 floats stay in L2
 # Strategy choice (see choose_strategy): models up to _SMALL_MODEL parameters are evaluated vectorised over points;
 # bigger ones loop over points, about _LOOP_WORK multiply-adds (parameters × samples) per vectorised block of
@@ -117,7 +119,7 @@ class _SlicePoint(NamedTuple):
         if self.grad:
             (value, predictions), grad = jax.value_and_grad(loss, has_aux=True)(params)
             flat = jnp.concatenate([jnp.ravel(g) for g in jax.tree_util.tree_leaves(grad)])
-            out["grad"] = jnp.stack([flat @ d for d in args["directions"]])
+            out.update({name: flat @ d for name, d in zip(_GRAD_NAMES, args["directions"])})
         else:
             value, predictions = loss(params)
         out["values"] = value
@@ -222,7 +224,7 @@ def _check_metrics(owner: str, problem: Problem, metrics) -> tuple:
     if not isinstance(metrics, dict) or not all(isinstance(k, str) and callable(v) for k, v in metrics.items()):
         raise TypeError(f"{owner}: metrics must be a dict {{name: metric(predictions, targets) -> scalar}}, e.g. "
                         f"{{'accuracy': ls.losses.accuracy}}; got {metrics!r}.")
-    reserved = sorted(set(metrics) & {"loss", "values", "grad", "test_loss"} | {k for k in metrics if k.startswith("test_")})
+    reserved = sorted(k for k in metrics if k in ("loss", "values", *_GRAD_NAMES) or k.startswith("test_"))
     if reserved:
         raise ValueError(f"{owner}: metric name {reserved[0]!r} is reserved (the loss and held-out results use it); "
                          f"choose another.")
@@ -263,16 +265,12 @@ def _check_differentiable(owner: str, problem: Problem, center) -> None:
     tangent_vars = set(closed.jaxpr.invars[len(jax.tree_util.tree_leaves(center)):])
     live = set(tangent_vars)
     for eqn in closed.jaxpr.eqns:
-        if any(_is_var(v) and v in live for v in eqn.invars):
+        if any(isinstance(v, jax_core.Var) and v in live for v in eqn.invars):
             live.update(eqn.outvars)
-    if not any(_is_var(v) and v in live for v in closed.jaxpr.outvars):
+    if not any(isinstance(v, jax_core.Var) and v in live for v in closed.jaxpr.outvars):
         raise ValueError(f"{owner}: grad=True, but the loss of {problem.name!r} is not differentiable in its "
                          f"parameters (its derivative is zero by construction, e.g. an accuracy); drop grad=True, or "
                          f"map a differentiable loss and pass the metric in metrics=.")
-
-
-def _is_var(v) -> bool:
-    return not hasattr(v, "val")  # jaxpr literals carry a value; variables do not
 
 
 def loss_map(
@@ -324,9 +322,6 @@ def loss_map(
                              state_directions=state_directions, memory_budget=memory_budget, chunk_size=chunk_size,
                              progress=progress, strategy=strategy, block=block, fast_path=fast_path)
     out = result.out
-    grads = out.get("grad")
-    if grads is not None and grads.ndim == 3:  # the engine's (ny, nx, 2)
-        out.update(grad_x=grads[..., 0], grad_y=grads[..., 1])
     return LossMap(out["values"], x.values, y.values, x.name, y.name, grad_x=out.get("grad_x"),
                    grad_y=out.get("grad_y"), meta=result.meta, metrics=_metrics_of(out))
 
@@ -357,13 +352,12 @@ def loss_line(
     result = _evaluate_slice("loss_line", problem, [x], center, grad=grad, metrics=metrics,
                              state_directions=state_directions, memory_budget=memory_budget, chunk_size=chunk_size,
                              progress=progress, strategy=strategy, block=block, fast_path=False)
-    grads = result.out.get("grad")
-    return LossLine(result.out["values"], x.values, x.name, grad=None if grads is None else grads[..., 0],
-                    meta=result.meta, metrics=_metrics_of(result.out))
+    return LossLine(result.out["values"], x.values, x.name, grad=result.out.get("grad_x"), meta=result.meta,
+                    metrics=_metrics_of(result.out))
 
 
 def _metrics_of(out: dict) -> dict:
-    return {name: a for name, a in out.items() if name not in ("values", "grad", "grad_x", "grad_y")}
+    return {name: a for name, a in out.items() if name not in ("values", *_GRAD_NAMES)}
 
 
 def choose_strategy(problem: Problem, grad: bool = False, loss_only: bool = True) -> _engine.Strategy:

@@ -111,9 +111,15 @@ class LossMap(_Result):
     @property
     def argmin(self) -> tuple[float, float, float]:
         """``(x, y, loss)`` at the grid's lowest finite value."""
-        finite = np.where(np.isfinite(self.values), self.values, np.nan)
-        i, j = np.unravel_index(np.nanargmin(finite), self.values.shape)
-        return float(self.xs[j]), float(self.ys[i]), float(self.values[i, j])
+        return self.best("loss")
+
+    def best(self, metric: str = "loss") -> tuple[float, float, float]:
+        """``(x, y, value)`` at the grid's best finite value of ``metric``: the lowest, or the highest for a metric
+        where higher is better (:func:`higher_is_better`)."""
+        values = self.metric(metric)
+        pick = np.nanargmax if higher_is_better(metric) else np.nanargmin
+        i, j = np.unravel_index(pick(np.where(np.isfinite(values), values, np.nan)), values.shape)
+        return float(self.xs[j]), float(self.ys[i]), float(values[i, j])
 
     def metric(self, name: str) -> np.ndarray:
         """``values`` for ``"loss"``, else ``metrics[name]``, with an error that lists what the map has."""
@@ -177,6 +183,11 @@ class LossLine(_Result):
         fields = _load_arrays(arrays, ("values", "xs"), path, "LossLine", optional=("grad",))
         return cls(**fields, x_label=record.get("x_label", ""), meta=record.get("meta", {}),
                    metrics=_load_metrics(arrays, record, path, "LossLine"))
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a metric's best value is its highest (accuracies); for losses it is the lowest."""
+    return "accuracy" in metric
 
 
 def _metric(result, name: str) -> np.ndarray:

@@ -12,6 +12,7 @@ from matplotlib import colors, ticker
 
 from landscape.plot.figures import new_axes
 from landscape.plot.paths import path_data
+from landscape.results import higher_is_better
 
 KINDS = ("heatmap", "contour", "filled")
 
@@ -86,11 +87,6 @@ def _value_label(log: bool, sqrt: bool, metric: str = "loss") -> str:
     return f"√{metric}" if sqrt else f"{metric} (log scale)" if log else metric
 
 
-def higher_is_better(metric: str) -> bool:
-    """Whether a metric's best value is its highest (accuracies), so that markers star the maximum."""
-    return "accuracy" in metric
-
-
 def loss_map(m, *, metric: str = "loss", kind: str = "heatmap", log: bool = False, sqrt: bool = False, levels=None,
              cmap: str | None = None, colorbar: bool = True, mark_min: bool = True, ax=None, title: str | bool = True,
              clabel: bool = True) -> MapPlot:
@@ -149,14 +145,15 @@ def loss_map(m, *, metric: str = "loss", kind: str = "heatmap", log: bool = Fals
     bar = ax.figure.colorbar(mappable, ax=ax, label=_value_label(log, sqrt, metric),
                              ticks=ticker.LogLocator() if log and kind != "heatmap" else None) if colorbar else None
     minimum = None
-    finite = np.isfinite(values)
-    if mark_min and finite.any():
-        best = np.nanargmax if higher_is_better(metric) else np.nanargmin
-        i, j = np.unravel_index(best(np.where(finite, values, np.nan)), values.shape)
-        word = "max" if higher_is_better(metric) else "min"
-        (minimum,) = ax.plot([xs[j]], [ys[i]], marker="*", color="red", markeredgecolor="white", markersize=14,
-                             linestyle="none", label=f"grid {word} {values[i, j]:.3g}", zorder=4)
+    if mark_min and np.isfinite(values).any():
+        x, y, value = m.best(metric)
+        (minimum,) = ax.plot([x], [y], marker="*", color="red", markeredgecolor="white", markersize=14,
+                             linestyle="none", label=f"grid {_best_word(metric)} {value:.3g}", zorder=4)
     return MapPlot(ax, mappable, lines, bar, minimum, shown)
+
+
+def _best_word(metric: str) -> str:
+    return "max" if higher_is_better(metric) else "min"
 
 
 class LinePlot(NamedTuple):
@@ -202,15 +199,17 @@ def loss_line(line, *, metrics=None, ax=None, log: bool = False, title: str | bo
     return LinePlot(ax, lines, twin)
 
 
-def surface(m, *, trajs=None, elev: float = 35, azim: float = -60, ax=None, log: bool = False, sqrt: bool = False,
-            cmap: str = "coolwarm", alpha: float = 1.0, resolution: int = 80, labels=None, colors=None,
-            mark_min: bool = True, title: str | bool = True) -> SurfacePlot:
+def surface(m, *, metric: str = "loss", trajs=None, elev: float = 35, azim: float = -60, ax=None, log: bool = False,
+            sqrt: bool = False, cmap: str = "coolwarm", alpha: float = 1.0, resolution: int = 80, labels=None,
+            colors=None, mark_min: bool = True, title: str | bool = True) -> SurfacePlot:
     """3-D surface of a loss map (seed 004's "master plot"), with optimizer paths lifted onto it.
 
     Args:
         m: the map.
+        metric: the height: ``"loss"`` or any name in ``m.metrics``.
         trajs: optional paths (a Trajectory or ``compare``'s ``{label: Trajectory}``); each is drawn at height
-            loss(θ_t), its recorded loss (on a 2-parameter problem, exactly the surface's height).
+            loss(θ_t), its recorded loss (on a 2-parameter problem, exactly the surface's height); loss surfaces
+            only.
         elev, azim: the viewing angles (degrees).
         ax: 3-D axes (``fig.add_subplot(projection="3d")``); default a new figure.
         log: height log₁₀(loss); sqrt: height √loss (applied to the paths too).
@@ -220,8 +219,10 @@ def surface(m, *, trajs=None, elev: float = 35, azim: float = -60, ax=None, log:
     Returns:
         A :class:`SurfacePlot` (``ax``, ``surface``, ``lines``, ``minimum``).
     """
+    if trajs is not None and metric != "loss":
+        raise ValueError(f"plot.surface: paths are drawn at their loss; draw them over the loss, not {metric!r}.")
     ax = new_axes(ax, figsize=(7.0, 5.6), projection="3d")
-    shown = scaled_values(m.values, log=log, sqrt=sqrt, owner="plot.surface")
+    shown = scaled_values(m.metric(metric), log=log, sqrt=sqrt, owner="plot.surface")
     height = np.ma.log10(shown) if log else shown
     step_y, step_x = max(1, -(-len(m.ys) // resolution)), max(1, -(-len(m.xs) // resolution))
     gx, gy = np.meshgrid(np.asarray(m.xs, float)[::step_x], np.asarray(m.ys, float)[::step_y])
@@ -231,18 +232,18 @@ def surface(m, *, trajs=None, elev: float = 35, azim: float = -60, ax=None, log:
                            vmin=np.nanmin(z), vmax=np.nanmax(z), zorder=1)
     ax.set_xlabel(m.x_label)
     ax.set_ylabel(m.y_label)
-    ax.set_zlabel("log₁₀ loss" if log else "√loss" if sqrt else "loss")
+    ax.set_zlabel(f"log₁₀ {metric}" if log else f"√{metric}" if sqrt else metric)
     ax.view_init(elev=elev, azim=azim)
     if title is True and m.meta.get("problem"):
-        ax.set_title(f"{m.meta['problem']} loss")
+        ax.set_title(f"{m.meta['problem']} {metric}")
     elif isinstance(title, str):
         ax.set_title(title)
     minimum = None
     if mark_min:
-        x, y, value = m.argmin
+        x, y, value = m.best(metric)
         v = np.log10(value) if log and value > 0 else np.sqrt(max(value, 0)) if sqrt else value
-        minimum = ax.scatter([x], [y], [v], s=60, c="black", depthshade=False, label=f"grid min {value:.3g}",
-                             zorder=3)
+        minimum = ax.scatter([x], [y], [v], s=60, c="black", depthshade=False,
+                             label=f"grid {_best_word(metric)} {value:.3g}", zorder=3)
     lines = []
     if trajs is not None:
         paths = path_data(trajs, labels, x=m.x_label, y=m.y_label)

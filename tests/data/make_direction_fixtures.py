@@ -19,11 +19,10 @@ float64.
 """
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
+from make_loss_fixtures import write_npz  # byte-reproducible npz (fixed zip timestamps)
 
 FIXTURE = Path(__file__).with_name("directions_torch.npz")
 LAYERS = ("Dense_0", "Dense_1")
@@ -117,16 +116,6 @@ def flat_inputs(case) -> dict[str, np.ndarray]:
     for tree in ("theta", "dx", "dy", "b"):
         out.update({f"{tree}/{name}.{k}": v for name, layer in case[tree].items() for k, v in layer.items()})
     return out
-
-
-def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """np.savez-compatible, but byte-reproducible (fixed zip timestamps), so regenerating gives no diff."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for key, a in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.asarray(a), allow_pickle=False)
-            zf.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue(),
-                        compress_type=zipfile.ZIP_DEFLATED)
 
 
 def main() -> None:
