@@ -1,7 +1,8 @@
 """Which settings work? 100 × 100 learning rates × momenta of SGD, and learning rates × β₁ of Adam, in one call each.
 
-On seed 000's regression (MSE, from weight 6, bias −3, 100 steps): heatmaps of the final loss with diverged
-settings in grey and the best setting starred, and the final loss against the learning rate at a few momenta.
+On seed 000's regression (MSE, from weight 6, bias −3, 100 steps): heatmaps of the final loss and of the steps to
+converge, with diverged settings in grey, the settings that end within the tolerance outlined and the best one (the
+fastest of those, ``sw.best()``) starred; and the final loss against the learning rate at a few momenta.
 
     python examples/hyperparameter_sweep.py [OUT_DIR] [--quick]
 """
@@ -28,11 +29,12 @@ def main(argv=None):
               "adam": ls.sweep(prob, ls.optim.Adam, 100, lr=np.logspace(-3, 1, n), beta1=np.linspace(0, 0.99, n))}
     for name, sw in sweeps.items():
         best = sw.best()
-        print(f"{name}: best final loss {best['final_loss']:.5g} at {best['setting']}; "
-              f"{(sw.status == 2).sum()} of {sw.size} settings diverged")
+        print(f"{name}: best {best['setting']}: final loss {best['final_loss']:.5g}, within tol after "
+              f"{best['steps_to_tol']} steps ({best['rule']}); {(sw.status == ls.Status.DIVERGED).sum()} of "
+              f"{sw.size} settings diverged")
         fig, axes = ls.plot.grid_figure(2, size=(6, 5.4))
-        ls.plot.sweep(sw, ax=axes[0])  # final loss: diverged in grey, lowest starred
-        ls.plot.sweep(sw, ax=axes[1], metric="steps_to_tol")  # steps until within 1e-3 of the minimum: fastest starred
+        ls.plot.sweep(sw, ax=axes[0])  # final loss: diverged in grey, within tol outlined, the best starred
+        ls.plot.sweep(sw, ax=axes[1], metric="steps_to_tol")  # steps until within 1e-3 of the minimum
         ls.plot.save(fig, out / f"sweep_{name}.png")
 
     sgd = sweeps["sgd"]

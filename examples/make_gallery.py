@@ -20,6 +20,7 @@ GALLERY = {  # file in examples/gallery/: (example script, figure it writes)
     "sweep_sgd.png": ("hyperparameter_sweep.py", "sweep_sgd.png"),
     "test_functions.png": ("test_functions.py", "test_functions.png"),
     "cnn_plane.png": ("real_network.py", "cnn_plane.png"),
+    "explorer.png": ("explorer.py", "explorer.png"),  # a screenshot: needs plotly and headless Chromium
 }
 
 

@@ -13,15 +13,16 @@ from landscape.directions import random_directions
 from landscape.gradcheck import GradCheck, check_grad
 from landscape.maps import Axis, loss_line, loss_map
 from landscape.problems import Problem
-from landscape.results import LossLine, LossMap, RandomSearch, Status, Sweep, Trajectory
+from landscape.results import LossLine, LossMap, RandomSearch, Status, Sweep, Trajectory, load, save_trajectories
 from landscape.runs import compare, run
 from landscape.search import random_search
 from landscape.sweeps import sweep
 
 __all__ = [
     "Axis", "GradCheck", "LossLine", "LossMap", "Problem", "RandomSearch", "Status", "Sweep", "Trajectory",
-    "__version__", "check_grad", "compare", "directions", "loss_line", "loss_map", "losses",
-    "one_device_per_cpu_core", "optim", "problems", "random_directions", "random_search", "run", "sweep",
+    "__version__", "check_grad", "compare", "directions", "load", "loss_line", "loss_map", "losses",
+    "one_device_per_cpu_core", "optim", "problems", "random_directions", "random_search", "run",
+    "save_trajectories", "sweep",
 ]
 
 

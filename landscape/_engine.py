@@ -42,6 +42,9 @@ from tqdm.auto import tqdm
 from landscape import _checks
 
 DEFAULT_MEMORY_BUDGET = 512 * 2**20  # bytes of device memory one tile may use
+# Host memory a job takes besides its results and tiles (compiling, XLA's runtime): measured 50–70 MB on CPU for a
+# sweep's and a map's tile (tests/test_memory.py checks the whole estimate against peak RSS).
+RUNTIME_BYTES = 128 * 2**20
 # Samples summed per unrolled block under ``accumulate`` (data sets shorter than two blocks are one block).
 # Measured on seed regression (50 samples): 10 matches a running sum's speed and compiles about as fast.
 SAMPLE_BLOCK = 10
@@ -71,8 +74,8 @@ class Chunk(NamedTuple):
 def evaluate(fn: Callable, shape: tuple[int, ...], args: Any = (), data: Any = None, *,
              strategy: Strategy = Strategy(), out_axes: dict | None = None, memory_budget: int | None = None,
              chunk_size: int | None = None, max_chunk: dict | None = None, progress: bool | None = None,
-             sink: Callable[[Chunk], None] | None = None, copy: bool = True, owner: str = "evaluate",
-             what: str = "items") -> tuple[dict, tuple]:
+             sink: Callable[[Chunk], None] | None = None, copy: bool = True, host_bytes_per_item: int = 0,
+             owner: str = "evaluate", what: str = "items") -> tuple[dict, tuple]:
     """Evaluate ``fn`` at every item of the grid ``shape``: ``({name: pytree of host arrays}, tile shape)``.
 
     Args:
@@ -91,6 +94,9 @@ def evaluate(fn: Callable, shape: tuple[int, ...], args: Any = (), data: Any = N
         sink: called with each finished :class:`Chunk`, in order, as soon as it is on the host.
         copy: False: when one tile covers the grid exactly, hand back that tile's own arrays (read-only on CPU,
             where they are the device's memory) instead of copying them into new host arrays.
+        host_bytes_per_item: host memory the caller allocates per item after the evaluation (its summaries),
+            counted in the memory check: the job refuses at once, naming the figure, unless the results, this and
+            (on CPU) two tiles in flight fit in the memory available.
         owner, what: name the caller and the work in messages and the progress bar ("loss_map", "a 101×101 grid").
     """
     shape = tuple(int(n) for n in shape)
@@ -99,14 +105,15 @@ def evaluate(fn: Callable, shape: tuple[int, ...], args: Any = (), data: Any = N
         raise ValueError(f"{owner}: the accumulate strategy sums over the data's samples; there is no data.")
     budget = DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget
     out_axes = dict(out_axes or {})
-    out_shapes = _output_shapes(_Key(fn, (args, data), {"ndim": len(shape)}))
+    out_shapes = output_shapes(fn, args, data, len(shape))
     if not isinstance(out_shapes, dict) or set(out_axes) - set(out_shapes):
         raise TypeError(f"{owner}: the per-item function must return a dict of outputs that includes every name of "
                         f"out_axes; got {type(out_shapes).__name__}.")
     axes = {name: out_axes.get(name, 0) for name in out_shapes}
     n_items = math.prod(shape)
     item_bytes = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(out_shapes))
-    check_host_memory(n_items * item_bytes, owner, what, "ask for fewer or smaller results")
+    result_bytes = n_items * (item_bytes + host_bytes_per_item)
+    check_host_memory(result_bytes, owner, what, "ask for fewer or smaller results")  # (before compiling)
 
     devices = jax.local_devices()
     mesh = Mesh(np.array(devices), ("items",))
@@ -132,6 +139,10 @@ def evaluate(fn: Callable, shape: tuple[int, ...], args: Any = (), data: Any = N
         else:
             chunk = -(-min(chunk_size, n_items) // len(devices)) * len(devices)
         compiled, tile = compile_at(chunk)
+        if jax.default_backend() == "cpu":  # two tiles in flight (one running, one being copied) live in host memory
+            tile_bytes = _memory_bytes(compiled) or 4 * item_bytes * math.prod(tile)
+            check_host_memory(result_bytes + 2 * tile_bytes + RUNTIME_BYTES, owner, what,
+                              "ask for fewer or smaller results, or lower memory_budget")
 
     def launch(corner):
         return compiled(args, data, np.asarray(corner, np.int32), grid)
@@ -171,6 +182,12 @@ def _output_shapes(key: "_Key") -> dict:
     index = tuple(jax.ShapeDtypeStruct((), jnp.int32) for _ in range(key.static["ndim"]))
     prepare = getattr(fn, "prepare", _index)
     return jax.eval_shape(lambda i, a, d: fn(prepare(i, a), a, d), index, args, data)
+
+
+def output_shapes(fn: Callable, args: Any = (), data: Any = None, ndim: int = 1) -> dict:
+    """What ``fn`` returns for one item of an ``ndim``-axis grid: ``{name: pytree of jax.ShapeDtypeStruct}``
+    (traced once per function and argument shapes, as :func:`evaluate` traces it)."""
+    return _output_shapes(_Key(fn, (args, data), {"ndim": ndim}))
 
 
 # ---------------------------------------------------------------------------------------------------------- a tile

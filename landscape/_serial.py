@@ -31,12 +31,36 @@ def save_npz(path: str | os.PathLike, kind: str, arrays: dict[str, np.ndarray], 
 def load_npz(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.ndarray], dict]:
     """Read a file written by :func:`save_npz`: ``(arrays, record)``; a clear error for missing, truncated, foreign
     or damaged files."""
+    arrays, header = _read(path)
+    if not isinstance(header, dict) or header.get("kind") != kind:
+        found = header.get("kind") if isinstance(header, dict) else None
+        raise ValueError(f"{str(path)!r} holds a landscape {found!r}, not a {kind!r}.")
+    if not isinstance(header.get("record"), dict):
+        raise ValueError(f"{str(path)!r} holds a {kind} in the format of landscape {header.get('version', '?')}, "
+                         f"which this version ({__version__}) does not read; compute it again.")
+    return arrays, header["record"]
+
+
+def read_kind(path: str | os.PathLike) -> str:
+    """The kind of result a file written by :func:`save_npz` holds (``"LossMap"``, ``"Trajectory"``, …), read from
+    its header alone; the errors of :func:`load_npz` for missing, foreign or damaged files."""
+    header = _read(path, header_only=True)[1]
+    if not (isinstance(header, dict) and isinstance(header.get("kind"), str)):
+        raise ValueError(f"{str(path)!r} has corrupted landscape metadata: no kind of result.")
+    return header["kind"]
+
+
+def _read(path: str | os.PathLike, header_only: bool = False) -> tuple[dict[str, np.ndarray], Any]:
+    """``(arrays, header)`` of a file written by :func:`save_npz` (no arrays with ``header_only``)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {str(path)!r}.")
+    if not zipfile.is_zipfile(path):  # (np.load would take it for a pickle)
+        raise ValueError(f"{str(path)!r} is not a readable landscape result (truncated or not an .npz file).")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
+            names = [name for name in npz.files if name == _META_KEY or not header_only]
+            arrays = {name: npz[name] for name in names}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as err:
         raise ValueError(f"{str(path)!r} is not a readable landscape result (truncated or not an .npz file): "
                          f"{err}") from None
@@ -46,13 +70,7 @@ def load_npz(path: str | os.PathLike, kind: str) -> tuple[dict[str, np.ndarray],
         header = json.loads(arrays.pop(_META_KEY).tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{str(path)!r} has corrupted landscape metadata: {err}") from None
-    if not isinstance(header, dict) or header.get("kind") != kind:
-        found = header.get("kind") if isinstance(header, dict) else None
-        raise ValueError(f"{str(path)!r} holds a landscape {found!r}, not a {kind!r}.")
-    if not isinstance(header.get("record"), dict):
-        raise ValueError(f"{str(path)!r} holds a {kind} in the format of landscape {header.get('version', '?')}, "
-                         f"which this version ({__version__}) does not read; compute it again.")
-    return arrays, header["record"]
+    return arrays, header
 
 
 def damaged(path, kind: str, missing) -> ValueError:

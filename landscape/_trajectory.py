@@ -1,9 +1,10 @@
 """One optimizer path: ``lax.scan`` over steps of a pure update rule, with torch-style mini-batches, divergence as
-data and a running summary. Runs and sweeps evaluate it as their per-item function, batched by the engine."""
+data and a running summary, whole or in segments that resume from a :class:`Carry`. Runs and sweeps evaluate it as
+their per-item function, batched by the engine."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -43,6 +44,17 @@ def _global_norm(tree) -> jax.Array:
     return jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree_util.tree_leaves(tree)))
 
 
+class Carry(NamedTuple):
+    """A path between two blocks of steps: what the next block starts from."""
+
+    params: Params
+    state: Params | None
+    opt_state: Any
+    loss: jax.Array  # the full-data loss at ``params`` (the last finite one after a divergence)
+    grad: Params  # its gradient (a full-batch step reuses it)
+    summary: Summary
+
+
 def trajectory(objective, data, opt, params, state, key, permutations, tol, *, steps, every, batch_size, n_samples,
                record_grads=False, sample_mean=False, stateful=False) -> tuple[Record, Summary]:
     """One optimizer from one starting point: its records at steps 0, every, …, steps (leaves
@@ -53,16 +65,66 @@ def trajectory(objective, data, opt, params, state, key, permutations, tol, *, s
     is the full-data loss in evaluation mode (``train=False``); a step's gradient is taken in training mode on its
     batch, and with ``stateful`` the model state it returns is carried to the next step.
     """
+    records, end = segment(objective, data, opt, params, state, key, permutations, tol, None, 0, steps=steps,
+                           every=every, length=steps // every + 1, batch_size=batch_size, n_samples=n_samples,
+                           record_grads=record_grads, sample_mean=sample_mean, stateful=stateful)
+    return records, end.summary
+
+
+def _full_data(objective, data, sample_mean: bool):
+    """``(loss, value_and_grad)`` of the full-data loss in evaluation mode, as functions of ``(params, state)``."""
     def eval_loss(p, s, batch):
         return objective(p, batch, s, False)[0]
 
     if sample_mean:
-        full_loss = lambda p, s: mean_over_samples(lambda batch: eval_loss(p, s, batch), data)  # noqa: E731
-        full = lambda p, s: mean_over_samples(  # noqa: E731
-            lambda batch: jax.value_and_grad(eval_loss)(p, s, batch), data)
-    else:
-        full_loss = lambda p, s: eval_loss(p, s, data)  # noqa: E731
-        full = jax.value_and_grad(full_loss)
+        return (lambda p, s: mean_over_samples(lambda batch: eval_loss(p, s, batch), data),
+                lambda p, s: mean_over_samples(lambda batch: jax.value_and_grad(eval_loss)(p, s, batch), data))
+    full_loss = lambda p, s: eval_loss(p, s, data)  # noqa: E731
+    return full_loss, jax.value_and_grad(full_loss)
+
+
+def start(objective, data, opt, params, state, tol, *, sample_mean=False) -> Carry:
+    """The :class:`Carry` of a path before its first step (its summary counts step 0)."""
+    loss0, grad0 = _full_data(objective, data, sample_mean)[1](params, state)
+    finite0 = jnp.isfinite(loss0) & _tree_finite(params)
+    minus_one = jnp.asarray(-1, jnp.int32)
+    summary = Summary(jnp.where(finite0, loss0, jnp.inf), jnp.asarray(0, jnp.int32),
+                      jnp.where(finite0 & (loss0 <= tol), 0, minus_one), jnp.where(finite0, minus_one, 0))
+    return Carry(params, state, opt.init(params), loss0, grad0, summary)
+
+
+def pack(tree) -> tuple:
+    """The leaves of ``tree`` raveled and joined per dtype (in order of first appearance): a few 1-D arrays to
+    move in place of many small leaves. :func:`unpack` takes them apart."""
+    groups = {}
+    for leaf in jax.tree_util.tree_leaves(tree):
+        groups.setdefault(jnp.dtype(leaf.dtype), []).append(jnp.ravel(leaf))
+    return tuple(jnp.concatenate(parts) for parts in groups.values())
+
+
+def unpack(packed: tuple, like):
+    """The pytree ``like`` (of arrays or ``jax.ShapeDtypeStruct``) with its leaves read from ``pack``'s arrays."""
+    leaves, treedef = jax.tree_util.tree_flatten(like)
+    arrays = dict(zip(dict.fromkeys(jnp.dtype(leaf.dtype) for leaf in leaves), packed))
+    used = dict.fromkeys(arrays, 0)
+    out = []
+    for leaf in leaves:
+        dtype, size = jnp.dtype(leaf.dtype), int(np.prod(leaf.shape))
+        out.append(arrays[dtype][used[dtype]:used[dtype] + size].reshape(leaf.shape))
+        used[dtype] += size
+    return treedef.unflatten(out)
+
+
+def segment(objective, data, opt, params, state, key, permutations, tol, resume, first, *, steps, every, length,
+            batch_size, n_samples, record_grads=False, sample_mean=False, stateful=False) -> tuple[Record, Carry]:
+    """Records ``first … first + length − 1`` of the path of :func:`trajectory` (leaves ``(length, …)``; those
+    past its last record, ``steps // every``, repeat that one) and the :class:`Carry` after them: a long path is
+    computed in segments, each resuming where the one before stopped, by one compiled function.
+
+    ``first`` may be traced. ``resume``: the carry after ``first`` blocks of ``every`` steps, :func:`pack`-ed, from
+    the segment before (ignored when ``first`` is 0: the path starts at ``params``); None: ``first`` is 0.
+    """
+    full_loss, full = _full_data(objective, data, sample_mean)
     minibatch = batch_size is not None
     separate = minibatch or stateful  # the step's gradient is not the recorded loss's
 
@@ -76,7 +138,7 @@ def trajectory(objective, data, opt, params, state, key, permutations, tol, *, s
             jax.random.fold_in(key, epoch), n_samples)
         return _on_minibatch(lambda batch: train_value_and_grad(p, s, batch), data, order, k, batch_size)
 
-    def step(carry, t):
+    def step(carry: Carry, t):
         p, s, opt_state, loss, grad, summary = carry
         if minibatch:
             batch_loss, batch_grad, new_s = batch_value_and_grad(p, s, t)
@@ -96,15 +158,13 @@ def trajectory(objective, data, opt, params, state, key, permutations, tol, *, s
             hit_step=jnp.where(keep & (summary.hit_step < 0) & (new_loss <= tol), t + 1, summary.hit_step),
             diverged_at=jnp.where(alive & ~keep, t + 1, summary.diverged_at),
         )
-        return (select(new_p, p), select(new_s, s), select(new_opt_state, opt_state), jnp.where(keep, new_loss, loss),
-                select(new_grad, grad), summary), None
+        return Carry(select(new_p, p), select(new_s, s), select(new_opt_state, opt_state),
+                     jnp.where(keep, new_loss, loss), select(new_grad, grad), summary), None
 
-    def record(carry) -> Record:
-        p, s, _, loss, grad, summary = carry
-        if separate:
-            grad = full(p, s)[1]
-        return Record(p, s, jnp.where(summary.diverged_at >= 0, jnp.nan, loss), _global_norm(grad),
-                      grad if record_grads else None)
+    def record(carry: Carry) -> Record:
+        grad = full(carry.params, carry.state)[1] if separate else carry.grad
+        return Record(carry.params, carry.state, jnp.where(carry.summary.diverged_at >= 0, jnp.nan, carry.loss),
+                      _global_norm(grad), grad if record_grads else None)
 
     n_blocks = steps // every
 
@@ -114,14 +174,13 @@ def trajectory(objective, data, opt, params, state, key, permutations, tol, *, s
 
         return jax.lax.cond(k < n_blocks, steps_of_block, lambda c: c, carry), record(carry)
 
-    loss0, grad0 = full(params, state)
-    finite0 = jnp.isfinite(loss0) & _tree_finite(params)
-    minus_one = jnp.asarray(-1, jnp.int32)
-    summary = Summary(jnp.where(finite0, loss0, jnp.inf), jnp.asarray(0, jnp.int32),
-                      jnp.where(finite0 & (loss0 <= tol), 0, minus_one), jnp.where(finite0, minus_one, 0))
-    carry = (params, state, opt.init(params), loss0, grad0, summary)
-    carry, records = jax.lax.scan(block, carry, jnp.arange(n_blocks + 1, dtype=jnp.int32))
-    return records, carry[-1]
+    def initial() -> Carry:
+        return start(objective, data, opt, params, state, tol, sample_mean=sample_mean)
+
+    carry = initial() if resume is None else jax.lax.cond(
+        first == 0, initial, lambda: unpack(resume, jax.eval_shape(initial)))
+    carry, records = jax.lax.scan(block, carry, first + jnp.arange(length, dtype=jnp.int32))
+    return records, carry
 
 
 seed_keys = jax.jit(jax.vmap(jax.random.PRNGKey))  # a PRNG key per seed; compiled once, not traced per call

@@ -1,4 +1,5 @@
-"""Command line: ``landscape problems``, ``map``, ``run``, ``compare``, ``sweep`` and ``bench``.
+"""Command line: ``landscape problems``, ``map``, ``run``, ``compare``, ``sweep``, ``plot``, ``explore`` and
+``bench``.
 
 ``--problem`` names a built-in problem or a user's own (``FILE.py:FUNCTION`` / ``MODULE:FUNCTION``, see
 :func:`load_problem`). Every bad input ends with one readable line on stderr and exit code 2, never a traceback.
@@ -8,11 +9,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from landscape._files import atomic_files
 
 IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
@@ -40,10 +46,27 @@ def _axis_spec(text: str):
         ) from None
 
 
+DPI_RANGE = (10, 2000)  # --dpi, as its help says: at 2000 a 7×6-inch figure is already 0.7 GB of pixels
+
+
+def _dpi(text: str) -> int:
+    """``--dpi``: a whole number of dots per inch within ``DPI_RANGE``."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not DPI_RANGE[0] <= value <= DPI_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"expected a whole number of dots per inch from {DPI_RANGE[0]} to "
+                                         f"{DPI_RANGE[1]}, got {text!r}")
+    return value
+
+
 def _check_writable(path: str | None, flag: str, suffixes: tuple[str, ...]) -> None:
     if path is None:
         return
     p = Path(path)
+    if p.is_dir():
+        raise CLIError(f"{flag} {path!r} is a directory; give a file name, e.g. {str(p / ('out' + suffixes[0]))!r}")
     if p.suffix.lower() not in suffixes:
         raise CLIError(f"{flag} {path!r}: expected a file ending in {', '.join(suffixes)}")
     directory = p.parent if str(p.parent) else Path(".")
@@ -248,19 +271,24 @@ def _map_figure(m, args, trajs=None, metric: str = "loss", path=None):
 
     plt = _pyplot()
     title = f"{m.meta.get('problem', '')} {metric}".strip()
-    if getattr(args, "surface", False):
-        fig = plt.figure(figsize=(7.2, 5.8), layout="constrained")
-        drawn = ls.plot.surface(m, metric=metric, trajs=trajs, ax=fig.add_subplot(projection="3d"), log=args.log,
-                                title=title)
+    scale = _color_scale(args)
+    surface = getattr(args, "surface", False)
+    flat = not surface or args.style is not None  # --surface --style: the surface and the flat map side by side
+    fig = plt.figure(figsize=(7.2 * surface + 6.4 * flat, 5.8 if surface else 5.2), layout="constrained")
+    if surface:
+        drawn = ls.plot.surface(m, metric=metric, trajs=trajs, ax=fig.add_subplot(1, 1 + flat, 1, projection="3d"),
+                                title=title, **scale)
         if path is not None and metric == "loss":  # the path at its recorded loss (the metric's scale differs)
-            z = np.log10(np.where(path.loss > 0, path.loss, np.nan)) if args.log else path.loss
+            z = np.log10(np.where(path.loss > 0, path.loss, np.nan)) if scale["log"] else \
+                np.sqrt(np.where(path.loss >= 0, path.loss, np.nan)) if scale["sqrt"] else path.loss
             drawn.ax.plot(path.coords[:, 0], path.coords[:, 1], z, color="black", marker="o", markersize=2,
                           linewidth=1.5, zorder=10, label=path.label)
             drawn.ax.legend(loc="upper left", fontsize="small")
         _axis_labels(drawn.ax, path)
+    if not flat:
         return fig
-    fig, ax = plt.subplots(figsize=(6.4, 5.2), layout="constrained")
-    ls.plot.loss_map(m, metric=metric, ax=ax, kind=args.style, log=args.log, title=title)
+    ax = fig.add_subplot(1, 1 + surface, 1 + surface)
+    ls.plot.loss_map(m, metric=metric, ax=ax, kind=args.style or "heatmap", title=title, **scale)
     if path is not None:
         limits = ax.get_xlim(), ax.get_ylim()  # the map's view, whatever the path's extent
         ls.plot.plane_path(path.coords, ax=ax, label=path.label, color="black")
@@ -295,7 +323,8 @@ def _map_plane(prob, args):
     import landscape as ls
 
     directions = args.directions
-    trained = [f"--{name.replace('_', '-')}" for name in ("optimizer", "steps", "init", "batch_size", *HYPERPARAMETERS)
+    trained = [f"--{name.replace('_', '-')}" for name in ("optimizer", "steps", "init", "batch_size", "schedule",
+                                                          *HYPERPARAMETERS)
                if getattr(args, name, None) is not None]
     if directions != "pca" and trained:
         raise CLIError(f"{trained[0]} trains the model for --directions pca; "
@@ -330,7 +359,7 @@ def _map_plane(prob, args):
     if args.steps is None:
         raise CLIError("--directions pca trains the model first: give --steps N (and --optimizer, --lr, e.g. "
                        "--optimizer sgd --lr 0.1 --steps 200)")
-    optimizer = _build_optimizer(args.optimizer or "sgd", _global_hyperparameters(args))
+    optimizer = _build_optimizer(args.optimizer or "sgd", _global_hyperparameters(args), args.schedule)
     traj = ls.run(prob, optimizer, args.steps, init=_init_params(prob, args.init), batch_size=args.batch_size,
                   seed=args.seed)
     plane = ls.directions.pca(traj)
@@ -342,7 +371,7 @@ def _map_plane(prob, args):
                       np.asarray(plane.explained_variance))
     meta = {"kind": "pca", "optimizer": described, "steps": args.steps, "batch_size": args.batch_size,
             "seed": args.seed, "status": status, "explained_variance": path.variance.tolist(),
-            "path": path.coords.tolist()}
+            "path": path.coords.tolist(), "path_loss": path.loss.tolist()}
     return (ls.Axis(plane.dx, x_lo, x_hi, num, label="PC1"), ls.Axis(plane.dy, y_lo, y_hi, num, label="PC2"),
             plane.origin, path, meta)
 
@@ -364,9 +393,16 @@ def _map_metrics(prob, name: str) -> dict | None:
     return {"accuracy": ls.losses.accuracy} if name.endswith("accuracy") else None
 
 
+def _say(args, text: str) -> None:
+    """A status line on stderr (what the command is doing now), unless ``--quiet``."""
+    if not getattr(args, "quiet", False):
+        print(f"landscape: {text}", file=sys.stderr, flush=True)
+
+
 def _cmd_map(args) -> int:
     _check_writable(args.out, "--out", IMAGE_SUFFIXES)
     _check_writable(args.save, "--save", (".npz",))
+    _color_scale(args)  # (a --log against --color fails before the work)
     import dataclasses
 
     import landscape as ls
@@ -382,9 +418,12 @@ def _cmd_map(args) -> int:
     elapsed = time.perf_counter() - start
     if directions:
         m = dataclasses.replace(m, meta={**m.meta, "directions": directions})
-    ls.plot.save(_map_figure(m, args, metric=metric, path=path), args.out, dpi=args.dpi)
-    if args.save:
-        m.save(args.save)
+    _say(args, f"drawing {args.out} …")
+    with atomic_files():  # the figure and its numbers appear together, or neither does
+        ls.plot.save(_map_figure(m, args, metric=metric, path=path), args.out, dpi=args.dpi)
+        if args.save:
+            m.save(args.save)
+    _say(args, f"saved {args.out}" + (f" and {args.save}" if args.save else ""))
     x, y, value = m.best(metric)
     word = "maximum" if higher_is_better(metric) else "minimum"
     print(f"{args.out}: {prob.name} {metric} on {m.y_label} × {m.x_label} ({y_axis.num}×{x_axis.num} points, "
@@ -425,15 +464,23 @@ def _hyperparameter(cls, name: str, text: str):
         if isinstance(default, bool):
             return _boolean(text)
         if isinstance(default, tuple):
-            values = tuple(float(v) for v in text.split(","))
+            values = tuple(_finite(v) for v in text.split(","))
             if len(values) != len(default):
                 raise ValueError
             return values
-        return float(text)
+        return _finite(text)
     except ValueError:
-        kind = "true or false" if isinstance(default, bool) else "two numbers like 0.9,0.999" \
-            if isinstance(default, tuple) else "a number"
+        kind = "true or false" if isinstance(default, bool) else "two finite numbers like 0.9,0.999" \
+            if isinstance(default, tuple) else "a finite number"
         raise CLIError(f"{name}={text!r}: expected {kind}") from None
+
+
+def _finite(text: str) -> float:
+    """``text`` as a finite float; else a ValueError (``inf`` and ``nan`` parse as floats, but no setting is one)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
 
 
 def _boolean(text: str) -> bool:
@@ -454,8 +501,9 @@ def _global_hyperparameters(args) -> dict:
     return {name: getattr(args, name) for name in HYPERPARAMETERS if getattr(args, name, None) is not None}
 
 
-def _build_optimizer(spec: str, shared: dict):
-    """``NAME[:key=value[:key=value…]]`` plus the shared ``--lr``-style flags → an optimizer instance."""
+def _build_optimizer(spec: str, shared: dict, schedules: list | None = None):
+    """``NAME[:key=value[:key=value…]]`` plus the shared ``--lr``-style flags → an optimizer instance, its lr
+    wrapped in the ``--schedule`` specs when given."""
     name, *pairs = spec.split(":")
     cls = _optimizer_class(name)
     texts = dict(shared)
@@ -467,7 +515,85 @@ def _build_optimizer(spec: str, shared: dict):
     values = {key: _hyperparameter(cls, key, text) for key, text in texts.items()}
     from landscape.optim import build
 
-    return build(cls, **values)
+    optimizer = build(cls, **values)
+    return optimizer._replace(lr=_schedule(schedules, optimizer.lr)) if schedules else optimizer
+
+
+# ---------------------------------------------------------------------------------------------- schedules
+
+SCHEDULE_NAMES = {"step": "StepLR", "exponential": "ExponentialLR", "cosine": "CosineAnnealingLR",
+                  "warmup": "LinearWarmup", "plateau": "ReduceLROnPlateau"}
+_COUNT_FIELDS = ("step_size", "T_max", "warmup_steps", "patience", "cooldown")  # schedule fields counted in steps
+
+
+def _schedule_classes() -> dict:
+    """``--schedule`` names: the short ones, then every schedule class of :mod:`landscape.optim` by its lower-cased
+    name (``cosineannealinglr``), → the class."""
+    from landscape import optim
+
+    classes = {name: getattr(optim, cls_name) for name, cls_name in SCHEDULE_NAMES.items()}
+    for cls_name in optim.__all__:
+        cls = getattr(optim, cls_name)
+        if isinstance(cls, type) and issubclass(cls, optim.Schedule) and cls not in (optim.Schedule, optim.Constant):
+            classes[cls_name.lower()] = cls
+    return classes
+
+
+def _schedule(specs: list, lr):
+    """``--schedule NAME[:key=value…]`` (repeatable: each but the last a warm-up into the next) around the base
+    learning rate ``lr``, e.g. ``["warmup:warmup_steps=10", "cosine:T_max=100"]`` →
+    ``LinearWarmup(CosineAnnealingLR(lr, T_max=100), warmup_steps=10)``."""
+    from landscape import optim
+
+    classes = _schedule_classes()
+    parsed = []
+    for spec in specs:
+        name, *pairs = spec.split(":")
+        cls = classes.get(name.strip().lower())
+        if cls is None:
+            raise CLIError(f"--schedule {spec!r}: unknown schedule {name!r}; expected one of: {', '.join(classes)}")
+        parsed.append((spec, cls, pairs))
+    for spec, cls, _ in parsed[:-1]:
+        if cls is not optim.LinearWarmup:
+            raise CLIError(f"--schedule {spec!r}: only warmup may come before another --schedule (it warms up into "
+                           f"the next one); give {cls.__name__} last")
+    schedule = lr
+    for spec, cls, pairs in reversed(parsed):
+        schedule = cls(lr=schedule, **_schedule_values(spec, cls, pairs))
+    return schedule
+
+
+def _schedule_values(spec: str, cls, pairs: list) -> dict:
+    """``key=value`` pairs of a ``--schedule`` as ``cls``'s fields: whole numbers for the counts of steps, words
+    for the modes, finite numbers otherwise."""
+    valid = [name for name in cls._fields if name != "lr"]
+    values = {}
+    for pair in pairs:
+        key, sep, text = (part.strip() for part in pair.partition("="))
+        if not sep or not key or not text:
+            raise CLIError(f"--schedule {spec!r}: expected NAME:key=value[:key=value], e.g. cosine:T_max=100")
+        if key == "lr":
+            raise CLIError(f"--schedule {spec!r}: the schedule starts from the optimizer's lr; set it with --lr")
+        if key not in valid:
+            raise CLIError(f"--schedule {spec!r}: {cls.__name__} has no parameter {key!r}; valid: {', '.join(valid)}")
+        default = cls._field_defaults.get(key)
+        try:
+            if isinstance(default, str):
+                values[key] = text
+            elif key in _COUNT_FIELDS:
+                values[key] = int(text)
+            else:
+                values[key] = float(text)
+                if not math.isfinite(values[key]):
+                    raise ValueError
+        except ValueError:
+            kind = "a whole number of steps" if key in _COUNT_FIELDS else "a finite number"
+            raise CLIError(f"--schedule {spec!r}: {key}={text!r}: expected {kind}") from None
+    missing = [name for name in valid if name not in cls._field_defaults and name not in values]
+    if missing:
+        raise CLIError(f"--schedule {spec!r}: {cls.__name__} needs {' and '.join(missing)}, e.g. "
+                       f"{spec.split(':')[0]}:" + ":".join(f"{name}=…" for name in missing))
+    return values
 
 
 def _init_params(prob, text: str | None):
@@ -483,19 +609,23 @@ def _init_params(prob, text: str | None):
     parts = [part.strip() for part in text.split(",")]
     try:
         if all("=" in part for part in parts):
+            given = set()
             for part in parts:
                 name, value = (piece.strip() for piece in part.split("=", 1))
                 if name not in prob.names:
                     raise CLIError(f"--init: {prob.name!r} has no parameter {name!r}; parameters: "
                                    f"{', '.join(prob.names)}")
-                values[prob.names.index(name)] = float(value)
+                if name in given:
+                    raise CLIError(f"--init {text!r}: {name} is given twice")
+                given.add(name)
+                values[prob.names.index(name)] = _finite(value)
         else:
             if len(parts) != len(prob.names):
                 raise CLIError(f"--init {text!r}: {prob.name!r} has {len(prob.names)} parameters "
                                f"({', '.join(prob.names)}), got {len(parts)} values")
-            values = np.asarray([float(v) for v in parts])
+            values = np.asarray([_finite(v) for v in parts])
     except ValueError:
-        raise CLIError(f"--init {text!r}: expected numbers, one per parameter ({', '.join(prob.names)}), "
+        raise CLIError(f"--init {text!r}: expected finite numbers, one per parameter ({', '.join(prob.names)}), "
                        "or NAME=VALUE pairs") from None
     return unravel(np.asarray(values, flat.dtype))
 
@@ -504,11 +634,11 @@ def _init_params(prob, text: str | None):
 
 
 def _paths_map(prob, trajs: dict, args):
-    """The loss map behind the paths: ``--x``/``--y``, else the problem's view widened to hold every path (201²
-    points, through the start); None for a one-parameter problem."""
-    import numpy as np
-
+    """The loss map behind the paths: ``--x``/``--y``, else the problem's view widened to hold every path that did
+    not diverge (``plot.paths.view_box``: a diverged path is drawn until it leaves the map; 201² points, through the
+    start); None for a one-parameter problem."""
     import landscape as ls
+    from landscape.plot.paths import path_data, view_box
 
     if len(prob.names) < 2:
         return None
@@ -516,15 +646,15 @@ def _paths_map(prob, trajs: dict, args):
         x_name, y_name = args.x[0], args.y[0]
     else:
         x_name, y_name = (list(prob.bounds)[:2] if prob.bounds and len(prob.bounds) >= 2 else prob.names[:2])
+    box = view_box(path_data(trajs, x=x_name, y=y_name))
     spans = []
-    for name, spec, bound in ((x_name, args.x, (prob.bounds or {}).get(x_name)),
-                              (y_name, args.y, (prob.bounds or {}).get(y_name))):
+    for axis, (name, spec, bound) in enumerate(((x_name, args.x, (prob.bounds or {}).get(x_name)),
+                                                (y_name, args.y, (prob.bounds or {}).get(y_name)))):
         if spec:
             spans.append(spec)
             continue
-        coords = np.concatenate([t.coordinate(name) for t in trajs.values()])
-        coords = coords[np.isfinite(coords)]
-        lo, hi = (min(bound[0], coords.min()), max(bound[1], coords.max())) if bound else (coords.min(), coords.max())
+        extents = [extent for extent in (bound, box and box[axis]) if extent] or [(-1.0, 1.0)]  # (no finite point)
+        lo, hi = min(lo for lo, _ in extents), max(hi for _, hi in extents)
         pad = 0.05 * max(hi - lo, 1e-3)
         spans.append((name, float(lo - pad), float(hi + pad), 201))
     center = _first_step(next(iter(trajs.values())).params)
@@ -537,18 +667,21 @@ def _paths_figure(prob, trajs: dict, args, title: str, m=None):
     import landscape as ls
 
     plt = _pyplot()
-    fig = plt.figure(figsize=(12.5, 5.2), layout="constrained")
-    grid = fig.add_gridspec(1, 2, width_ratios=[1.2, 1])
-    right = fig.add_subplot(grid[1])
-    if m is not None and getattr(args, "surface", False):
-        ls.plot.surface(m, trajs=trajs, ax=fig.add_subplot(grid[0], projection="3d"), log=args.log)
-    elif m is not None:
-        left = fig.add_subplot(grid[0])
-        ls.plot.loss_map(m, ax=left, kind=args.style, log=args.log, mark_min=False)
+    scale = _color_scale(args)
+    surface = m is not None and getattr(args, "surface", False)
+    both = surface and args.style is not None  # --surface --style: the surface, then the flat map
+    fig = plt.figure(figsize=(18.5 if both else 12.5, 5.2), layout="constrained")
+    grid = fig.add_gridspec(1, 2 + both, width_ratios=[1.2] * (1 + both) + [1])
+    right = fig.add_subplot(grid[-1])
+    if surface:
+        ls.plot.surface(m, trajs=trajs, ax=fig.add_subplot(grid[0], projection="3d"), **scale)
+    if m is not None and (both or not surface):
+        left = fig.add_subplot(grid[int(both)])
+        ls.plot.loss_map(m, ax=left, kind=args.style or "heatmap", mark_min=False, **scale)
         every = max(1, len(next(iter(trajs.values())).steps) // 25)  # at most ~25 markers (and arrows) per path
         ls.plot.trajectories(trajs, ax=left, x=m.x_label, y=m.y_label, arrows=getattr(args, "arrows", False),
                              every=every)
-    else:  # one parameter: the path on the loss curve
+    elif m is None:  # one parameter: the path on the loss curve
         left = fig.add_subplot(grid[0])
         ls.plot.trajectories(trajs, ax=left, arrows=getattr(args, "arrows", False))
         _loss_curve(prob, left)
@@ -579,8 +712,8 @@ def _write_gif(m, trajs: dict, args) -> str:
         return ""
     if m is None:
         raise CLIError("--gif needs a problem with two or more parameters (a map to draw the paths on)")
-    animation = ls.plot.animate(m, trajs, args.gif, kind=args.style, log=args.log,
-                                surface=getattr(args, "surface", False))
+    animation = ls.plot.animate(m, trajs, args.gif, kind=args.style or "heatmap",
+                                surface=getattr(args, "surface", False), **_color_scale(args))
     return f"; animation in {args.gif} ({animation.frames} frames)"
 
 
@@ -597,9 +730,9 @@ def _cmd_paths(args, optimizers: list) -> dict:
     prob = _build_problem(args.problem, args.loss)
     init = _init_params(prob, args.init)
     shared = _global_hyperparameters(args)
-    built = [_build_optimizer(spec, shared) for spec in optimizers]
+    built = [_build_optimizer(spec, shared, args.schedule) for spec in optimizers]
     return prob, ls.compare(prob, built, args.steps, init=init, batch_size=args.batch_size, seed=args.seed,
-                            record_grads=bool(getattr(args, "arrows", False)))
+                            record_grads=bool(getattr(args, "arrows", False)), progress=False if args.quiet else None)
 
 
 def _report_paths(trajs: dict) -> None:
@@ -615,15 +748,20 @@ def _draw_paths(args, optimizers: list, title) -> int:
 
     _check_writable(args.out, "--out", IMAGE_SUFFIXES)
     _check_writable(args.gif, "--gif", (".gif", ".mp4"))
+    _color_scale(args)  # (a --log against --color fails before the work)
     save = getattr(args, "save", None)
     _check_writable(save, "--save", (".npz",))
     prob, trajs = _cmd_paths(args, optimizers)
     m = _paths_map(prob, trajs, args)
-    ls.plot.save(_paths_figure(prob, trajs, args, title(prob, trajs), m), args.out, dpi=args.dpi)
-    note = _write_gif(m, trajs, args)
-    if save:
-        next(iter(trajs.values())).save(save)
-    print(f"{args.out}: {prob.name}" + (f"; trajectory in {save}" if save else "") + note)
+    with atomic_files():  # the figure, animation and trajectory appear together, or none does
+        ls.plot.save(_paths_figure(prob, trajs, args, title(prob, trajs), m), args.out, dpi=args.dpi)
+        note = _write_gif(m, trajs, args)
+        if save and args.command == "compare":
+            ls.save_trajectories(save, trajs)
+        elif save:
+            next(iter(trajs.values())).save(save)
+    saved = f"; {'trajectories' if args.command == 'compare' else 'trajectory'} in {save}" if save else ""
+    print(f"{args.out}: {prob.name}{saved}{note}")
     _report_paths(trajs)
     return 0
 
@@ -657,11 +795,12 @@ def _grid_values(cls, name: str, text: str):
     if kind in ("log", "lin"):
         parts = rest.split(":")
         try:
-            lo, hi, num = float(parts[0]), float(parts[1]), int(parts[2])
+            lo, hi, num = _finite(parts[0]), _finite(parts[1]), int(parts[2])
             if len(parts) != 3:
                 raise ValueError
         except (ValueError, IndexError):
-            raise CLIError(f"--grid {name}={text}: expected {kind}:LO:HI:NUM, e.g. {name}={kind}:1e-3:1:100") from None
+            raise CLIError(f"--grid {name}={text}: expected {kind}:LO:HI:NUM with finite LO and HI, e.g. "
+                           f"{name}={kind}:1e-3:1:100") from None
         if num < 1:
             raise CLIError(f"--grid {name}={text}: NUM must be ≥ 1, got {num} (an empty grid)")
         if kind == "log" and not (lo > 0 and hi > 0):
@@ -677,11 +816,54 @@ def _cmd_sweep(args) -> int:
     _check_writable(args.out, "--out", IMAGE_SUFFIXES)
     _check_writable(args.csv, "--csv", (".csv",))
     _check_writable(args.save, "--save", (".npz",))
+    import numpy as np
+
+    import landscape as ls
+
+    sw, elapsed = _run_sweep(args, _build_problem(args.problem, args.loss))
+    written = [args.out] + [path for path in (args.csv, args.save) if path]
+    _say(args, f"drawing {args.out}" + (f" and writing {', '.join(written[1:])}" if written[1:] else "") + " …")
+    with atomic_files():  # the figure, table and numbers appear together, or none does
+        ls.plot.save(_sweep_figure(sw), args.out, dpi=args.dpi)
+        if args.csv:
+            sw.to_csv(args.csv)
+        if args.save:
+            sw.save(args.save)
+    _say(args, f"saved {', '.join(written)}")
+    counts = {status.label: int((sw.status == status).sum())
+              for status in (ls.Status.CONVERGED, ls.Status.NOT_CONVERGED, ls.Status.DIVERGED)}
+    print(f"{args.out}: {sw.size:,} settings × {args.steps} steps in {elapsed:.2f} s; "
+          + ", ".join(f"{n} {k}" for k, n in counts.items())
+          + (f"; table in {args.csv}" if args.csv else "") + (f"; numbers in {args.save}" if args.save else ""))
+    print(_best_line(sw.best()) if np.isfinite(sw.mean("final_loss")).any()
+          else "best: none, every setting diverged" + (" in some seed" if "seed" in sw.axes else ""))
+    return 0
+
+
+def _best_line(best: dict) -> str:
+    """``landscape sweep``'s report of :meth:`Sweep.best`: the setting, its loss and steps (mean ± std over seeds),
+    the rule and the ties."""
+    setting = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best["setting"].items())
+    seeds = best.get("seeds")
+
+    def spread(name: str) -> str:
+        return f" ± {best[name + '_std']:.2g}" if seeds else ""
+
+    steps = "" if best["steps_to_tol"] is None else \
+        f", loss ≤ {best['tol']:.6g} after {best['steps_to_tol']:.4g}{spread('steps_to_tol')} steps"
+    within = f"the {best['within_tol']:,} settings within tol"
+    ties = f"{best['tied']:,} of {within} tie" if best["tied"] > 1 else f"no tie among {within}"
+    return (f"best{f' (mean ± std over {seeds} seeds)' if seeds else ''}: {setting}: final loss "
+            f"{best['final_loss']:.6g}{spread('final_loss')}{steps}; rule: {best['rule']}; {ties}")
+
+
+def _run_sweep(args, prob, keep: str | None = None):
+    """``sweep`` and ``explore``: the sweep of ``prob`` that ``--optimizer``, ``--grid``, the fixed hyperparameters
+    and the start flags ask for. Returns ``(sweep, seconds)``."""
     if not args.grid:
         raise CLIError("give at least one --grid NAME=…, e.g. --grid lr=log:1e-3:1:100")
     import landscape as ls
 
-    prob = _build_problem(args.problem, args.loss)
     cls = _optimizer_class(args.optimizer)
     grid = {}
     for name, text in args.grid:
@@ -689,26 +871,138 @@ def _cmd_sweep(args) -> int:
         if name in grid:
             raise CLIError(f"--grid {name} is given twice")
         grid[name] = _grid_values(cls, name, text)
-    fixed = {k: _hyperparameter(cls, k, v) for k, v in _global_hyperparameters(args).items() if k not in grid}
+    given = _global_hyperparameters(args)
+    both = [name for name in grid if name in given]
+    if both:
+        raise CLIError(f"--{both[0].replace('_', '-')} {given[both[0]]} and --grid {both[0]}=… both set {both[0]}: "
+                       f"give the flag to fix it or the grid to sweep it, not both")
+    fixed = {k: _hyperparameter(cls, k, v) for k, v in given.items()}
+    if args.schedule:
+        if "lr" in grid:
+            raise CLIError("--schedule starts from one base lr; a sweep of --grid lr=… under a schedule is not "
+                           "supported: fix the base lr with --lr, or sweep without --schedule")
+        fixed["lr"] = _schedule(args.schedule, fixed.get("lr", cls._field_defaults["lr"]))
     start = time.perf_counter()
     sw = ls.sweep(prob, cls, args.steps, init=_init_params(prob, args.init), seeds=args.seeds,
-                  batch_size=args.batch_size, tol=args.tol, memory_budget=args.memory_budget,
+                  batch_size=args.batch_size, tol=args.tol, keep=keep, memory_budget=args.memory_budget,
                   progress=False if args.quiet else None, **fixed, **grid)
-    elapsed = time.perf_counter() - start
-    ls.plot.save(_sweep_figure(sw), args.out, dpi=args.dpi)
-    if args.csv:
-        sw.to_csv(args.csv)
-    if args.save:
-        sw.save(args.save)
-    counts = {status.label: int((sw.status == status).sum())
-              for status in (ls.Status.CONVERGED, ls.Status.NOT_CONVERGED, ls.Status.DIVERGED)}
-    best = sw.best()
-    setting = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best["setting"].items())
-    print(f"{args.out}: {sw.size:,} settings × {args.steps} steps in {elapsed:.2f} s; "
-          + ", ".join(f"{n} {k}" for k, n in counts.items())
-          + f"; best final loss {best['final_loss']:.6g} at {setting}"
-          + (f"; table in {args.csv}" if args.csv else "") + (f"; numbers in {args.save}" if args.save else ""))
+    return sw, time.perf_counter() - start
+
+
+def _cmd_explore(args) -> int:
+    import importlib.util
+
+    _check_writable(args.out, "--out", (".html", ".htm"))
+    if importlib.util.find_spec("plotly") is None:
+        raise CLIError("explore draws its page with plotly, an optional extra: pip install 'landscape[explore]'")
+    import landscape as ls
+
+    prob = _build_problem(args.problem, args.loss)
+    if args.x is None or args.y is None:
+        default_x, default_y = _default_axes(prob)
+    m = ls.loss_map(prob, ls.Axis(*(args.x or default_x)), ls.Axis(*(args.y or default_y)),
+                    center=_init_params(prob, args.init), progress=False)
+    sw, elapsed = _run_sweep(args, prob, keep="params")
+    _say(args, f"writing {args.out} …")
+    path = ls.plot.explore(m, sw, args.out, points=args.points)
+    diverged = int((sw.status == ls.Status.DIVERGED).sum())
+    print(f"{args.out}: {sw.size:,} settings × {args.steps} steps ({elapsed:.2f} s, {diverged:,} diverged) over the "
+          f"{m.y_label} × {m.x_label} map, {path.stat().st_size / 1e6:.1f} MB; open it in a browser")
     return 0
+
+
+# ---------------------------------------------------------------------------------------------- plot
+
+
+def _cmd_plot(args) -> int:
+    """``landscape plot``: saved results drawn as the command that made them would draw them."""
+    import landscape as ls
+
+    _check_writable(args.out, "--out", IMAGE_SUFFIXES)
+    _color_scale(args)  # (a --log against --color fails before the work)
+    results = [(path, ls.load(path)) for path in args.files]
+    maps = [(path, r) for path, r in results if isinstance(r, ls.LossMap)]
+    paths = [(path, r) for path, r in results if isinstance(r, (ls.Trajectory, dict))]
+    alone = [(path, r) for path, r in results if not isinstance(r, (ls.LossMap, ls.Trajectory, dict))]
+    if alone and len(results) > 1:
+        raise CLIError(f"{alone[0][0]} holds a {type(alone[0][1]).__name__}, which is drawn alone; give it by itself")
+    if len(maps) > 1:
+        raise CLIError(f"{maps[0][0]} and {maps[1][0]} are both maps; give one (the paths are drawn over one map)")
+    map_flags = [flag for flag, value in (("--style", args.style), ("--surface", args.surface),
+                                          ("--color", args.color), ("--log", args.log), ("--metric", args.metric))
+                 if value]
+    if map_flags and not maps:
+        raise CLIError(f"{map_flags[0]} draws a map; {', '.join(args.files)} hold no LossMap")
+    m = maps[0][1] if maps else None
+    if alone:
+        fig = _single_result_figure(*alone[0])
+    elif paths:
+        fig = _saved_paths_figure(paths, m, maps[0][0] if maps else None, args)
+    else:
+        metric = args.metric or "loss"
+        if metric not in ("loss", *m.metrics):
+            raise CLIError(f"--metric {metric!r}: {maps[0][0]} holds {', '.join(['loss', *m.metrics])}")
+        fig = _map_figure(m, args, metric=metric, path=_saved_plane_path(m))
+    ls.plot.save(fig, args.out, dpi=args.dpi)
+    kinds = ", ".join("trajectories" if isinstance(r, dict) else type(r).__name__ for _, r in results)
+    print(f"{args.out}: {kinds} from {', '.join(args.files)}")
+    return 0
+
+
+def _single_result_figure(path: str, result):
+    """A sweep's heatmaps (as ``landscape sweep`` draws them) or a 1-D slice's curves."""
+    import landscape as ls
+
+    if isinstance(result, ls.Sweep):
+        return _sweep_figure(result)
+    if isinstance(result, ls.LossLine):
+        return ls.plot.loss_line(result).ax.figure
+    raise CLIError(f"{path} holds a {type(result).__name__}, which landscape plot does not draw (it draws maps, "
+                   "trajectories, sweeps and 1-D slices)")
+
+
+def _saved_paths_figure(found: list, m, map_path, args):
+    """Trajectory files' paths over the map ``m`` with their loss curves (as ``run``/``compare`` draw them), or
+    their loss curves alone without a map."""
+    import landscape as ls
+
+    trajs = {}
+    for path, result in found:  # compare's labels; a run's optimizer (a batch: the file's name, then each setting)
+        items = result.items() if isinstance(result, dict) else [(
+            ls.optim.describe(result.optimizer) if isinstance(result.optimizer, ls.optim.Optimizer)
+            and not result.batch_shape else Path(path).stem, result)]
+        for label, traj in items:
+            unique, k = label, 2
+            while unique in trajs:
+                unique, k = f"{label} #{k}", k + 1
+            trajs[unique] = traj
+    first = next(iter(trajs.values()))
+    title = f"{first.meta.get('problem', '')}: {len(trajs)} path{'s' * (len(trajs) > 1)}".lstrip(": ")
+    if m is not None:
+        missing = [name for name in (m.x_label, m.y_label) if name not in first.names]
+        if missing:
+            raise CLIError(f"{map_path} maps {m.x_label} × {m.y_label}, but {missing[0]!r} is not a parameter of the "
+                           f"trajectories ({', '.join(first.names[:6])}{' …' if len(first.names) > 6 else ''}); give "
+                           "a map of two of their parameters")
+        return _paths_figure(None, trajs, args, title, m)
+    fig, ax = _pyplot().subplots(figsize=(6.4, 5.2), layout="constrained")
+    ls.plot.loss_curves(trajs, ax=ax)
+    ax.set_title(title)
+    return fig
+
+
+def _saved_plane_path(m):
+    """The training path that ``map --directions pca`` saved in the map's metadata, or None."""
+    import numpy as np
+
+    saved = m.meta.get("directions")
+    if not (isinstance(saved, dict) and saved.get("kind") == "pca" and saved.get("path")):
+        return None
+    coords = np.asarray(saved["path"], float)
+    loss = np.asarray(saved.get("path_loss", [np.nan] * len(coords)), float)
+    variance = saved.get("explained_variance")
+    return _PlanePath(coords, loss, f"{saved.get('optimizer', 'path')}, {saved.get('steps', '?')} steps",
+                      None if variance is None else np.asarray(variance, float))
 
 
 def _sweep_figure(sw):
@@ -718,7 +1012,7 @@ def _sweep_figure(sw):
     import landscape as ls
 
     _pyplot()
-    extra = list(sw.axes)[2:]
+    extra = [name for name in sw.axes if name != "seed"][2:]  # a heatmap shows the mean over seeds
     combos = list(itertools.product(*(sw.axes[name] for name in extra)))
     if len(combos) > 12:
         best = sw.best()["setting"]
@@ -780,12 +1074,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what to draw: loss (default), test_loss (the loss on the problem's held-out data, for a "
                    "problem built with Problem.from_model(..., held_out=(x_test, y_test))), accuracy or test_accuracy "
                    "(for a classifier: a model with a cross-entropy or NLL loss)")
-    p.add_argument("--log", action="store_true", help="logarithmic colour scale")
     _drawing_arguments(p)
     p.add_argument("--out", default="map.png", help="image to write (.png, .pdf, .svg, .jpg; default map.png)")
     p.add_argument("--save", metavar="PATH.npz", help="also save the numbers (values, axes, metadata; with "
                    "--directions pca the path's coordinates in the plane too, in meta['directions'])")
-    p.add_argument("--dpi", type=int, default=120, help="image resolution (default 120)")
+    p.add_argument("--dpi", type=_dpi, default=120, help="image resolution, 10–2000 dots per inch (default 120)")
     _chunk_arguments(p, "points")
     training = p.add_argument_group("training for --directions pca")
     training.add_argument("--optimizer", help=f"{_OPTIMIZER_HELP} (default sgd)")
@@ -813,6 +1106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer", required=True, action="append",
                    help="repeat for each optimizer: NAME or NAME:key=value[:key=value], e.g. sgd:momentum=0.2")
     _run_arguments(p, "compare.png")
+    p.add_argument("--save", metavar="PATH.npz", help="also save every trajectory, in one file (ls.load(PATH) gives "
+                   "back the {label: Trajectory} dict; landscape plot PATH redraws it)")
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser(
@@ -822,23 +1117,48 @@ def build_parser() -> argparse.ArgumentParser:
         "--grid momentum=lin:0:0.99:100 --csv sweep.csv --out sweep.png. On CPU the settings are split over one "
         "JAX device per core (at most 8), which runs sweeps about twice as fast on 2 cores; JAX_NUM_CPU_DEVICES=N "
         "chooses another count.")
-    _problem_arguments(p)
-    p.add_argument("--optimizer", required=True, help="sgd, adam, adamw, rmsprop, adagrad, adadelta, nadam, radam, "
-                   "adamax or lion")
-    p.add_argument("--steps", type=int, required=True, help="optimizer steps per setting")
-    p.add_argument("--grid", type=_grid_spec, action="append", metavar="NAME=SPEC",
-                   help="a swept hyperparameter: NAME=log:LO:HI:NUM, NAME=lin:LO:HI:NUM or NAME=v1,v2,… "
-                   "(booleans: true,false; Adam's beta1/beta2); repeat for more axes, in order")
-    _hyperparameter_arguments(p, "fixed hyperparameter")
-    _start_arguments(p)
-    p.add_argument("--seeds", type=int, default=1, help="number of shuffle seeds, a sweep axis when > 1")
-    p.add_argument("--tol", type=float, help="converged when the final loss is ≤ TOL")
+    _sweep_arguments(p, "sweep axis")
     p.add_argument("--out", default="sweep.png", help="heatmap image (default sweep.png)")
     p.add_argument("--csv", metavar="PATH.csv", help="one row per setting: hyperparameters and summaries")
     p.add_argument("--save", metavar="PATH.npz", help="also save the numbers")
-    p.add_argument("--dpi", type=int, default=120, help="image resolution (default 120)")
+    p.add_argument("--dpi", type=_dpi, default=120, help="image resolution, 10–2000 dots per inch (default 120)")
     _chunk_arguments(p, "settings")
     p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser(
+        "explore", help="an interactive page: a sweep's paths over the loss map, one slider per hyperparameter",
+        description="Run a sweep that keeps every setting's path and write one self-contained HTML page (it works "
+        "offline; needs plotly: pip install 'landscape[explore]'): the loss map, one slider per swept "
+        "hyperparameter, and the chosen setting's path over the map beside its loss curve, divergence marked. "
+        "Example: landscape explore --problem seed-regression --optimizer sgd --steps 100 "
+        "--grid lr=log:1e-3:1:30 --grid momentum=lin:0:0.99:20 --out explore.html")
+    _sweep_arguments(p, "slider")
+    p.add_argument("--x", type=_axis_spec, metavar="PARAM:LO:HI:NUM",
+                   help="the map's horizontal axis, e.g. bias:-5:8:201 (default: the problem's own view)")
+    p.add_argument("--y", type=_axis_spec, metavar="PARAM:LO:HI:NUM", help="the map's vertical axis")
+    p.add_argument("--points", type=int, metavar="N", help="recorded steps per path kept in the page (default up "
+                   "to 200, fewer for big sweeps, to keep the page a few MB)")
+    p.add_argument("--out", default="explore.html", help="the page to write (.html; default explore.html)")
+    _chunk_arguments(p, "settings")
+    p.set_defaults(func=_cmd_explore)
+
+    p = sub.add_parser(
+        "plot", help="redraw saved results: maps, trajectories (over a map), sweeps",
+        description="Draw results saved with --save (or result.save() in Python) as the command that made them "
+        "would: a map (--style, --surface, --color, --metric), trajectories from run or compare (their loss curves; "
+        "with a map file too, their paths over the map), a sweep's heatmap, a 1-D slice. Examples: landscape plot "
+        "map.npz --style filled --color sqrt --out map.png; landscape plot map.npz compare.npz --out paths.png; "
+        "landscape plot sweep.npz --out sweep.png")
+    p.add_argument("files", nargs="+", metavar="RESULT.npz",
+                   help="one map, sweep or 1-D slice; or trajectory files (run or compare --save) and at most one map "
+                   "of two of their parameters to draw them over")
+    p.add_argument("--metric", metavar="NAME",
+                   help="with a map alone: what to draw, loss (default) or one of the map's metrics (test_loss, "
+                   "accuracy, …)")
+    _drawing_arguments(p)
+    p.add_argument("--out", default="plot.png", help="image to write (.png, .pdf, .svg, .jpg; default plot.png)")
+    p.add_argument("--dpi", type=_dpi, default=120, help="image resolution, 10–2000 dots per inch (default 120)")
+    p.set_defaults(func=_cmd_plot)
 
     from landscape import bench  # the workloads run in their own processes
 
@@ -862,10 +1182,33 @@ def _problem_arguments(p) -> None:
     p.add_argument("--loss", help="loss for the built-in problems that take one: mse, l1, huber, smooth_l1")
 
 
+def _sweep_arguments(p, axis: str) -> None:
+    """The problem, optimizer, steps, grid, fixed hyperparameters, start, seeds and tol of ``sweep`` and ``explore``
+    (``axis``: what a swept hyperparameter becomes: "sweep axis" or "slider")."""
+    _problem_arguments(p)
+    p.add_argument("--optimizer", required=True, help="sgd, adam, adamw, rmsprop, adagrad, adadelta, nadam, radam, "
+                   "adamax or lion")
+    p.add_argument("--steps", type=int, required=True, help="optimizer steps per setting")
+    p.add_argument("--grid", type=_grid_spec, action="append", metavar="NAME=SPEC",
+                   help=f"a swept hyperparameter (a {axis}): NAME=log:LO:HI:NUM, NAME=lin:LO:HI:NUM or NAME=v1,v2,… "
+                   "(booleans: true,false; Adam's beta1/beta2); repeat for more, in order")
+    _hyperparameter_arguments(p, "fixed hyperparameter")
+    _start_arguments(p)
+    p.add_argument("--seeds", type=int, default=1, help=f"number of shuffle seeds, a {axis} when > 1")
+    p.add_argument("--tol", type=float, help="converged when the final loss is ≤ TOL")
+
+
 def _hyperparameter_arguments(p, what: str, title: str = "hyperparameters") -> None:
     group = p.add_argument_group(f"{title} (torch names; each applies where the optimizer has it)")
     for name in HYPERPARAMETERS:
         group.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="V", help=f"{what} {name}")
+    group.add_argument("--schedule", action="append", metavar="NAME:key=value",
+                       help="learning-rate schedule starting from the optimizer's lr, torch.optim.lr_scheduler's "
+                       "semantics, stepped once per step: step:step_size=N[:gamma=G], exponential:gamma=G, "
+                       "cosine:T_max=N[:eta_min=E], warmup:warmup_steps=N[:start_factor=S], "
+                       "plateau[:factor=F:patience=N:threshold=T:threshold_mode=rel|abs:cooldown=N:min_lr=M:eps=E:"
+                       "mode=min|max] (or the class names, e.g. CosineAnnealingLR). Repeat to chain: --schedule "
+                       "warmup:warmup_steps=10 --schedule cosine:T_max=100 warms up into the cosine")
 
 
 def _start_arguments(p) -> None:
@@ -880,10 +1223,28 @@ def _chunk_arguments(p, items: str) -> None:
 
 
 def _drawing_arguments(p) -> None:
-    p.add_argument("--style", choices=("heatmap", "contour", "filled"), default="heatmap",
+    p.add_argument("--style", choices=("heatmap", "contour", "filled"),
                    help="how to draw the map: heatmap (default), contour (labelled lines) or filled (filled contours "
-                   "under labelled lines)")
-    p.add_argument("--surface", action="store_true", help="draw the map as a 3-D surface (paths on it)")
+                   "under labelled lines); with --surface, the flat map drawn so beside the surface")
+    p.add_argument("--surface", action="store_true", help="draw the map as a 3-D surface (paths on it); add --style "
+                   "to draw the flat map beside it")
+    p.add_argument("--color", choices=COLOR_SCALES,
+                   help="colour scale of the map: linear (default), sqrt (the colours and contour levels of √loss, "
+                   "seed 004's) or log; the colour bar reads loss values. With --surface, the height's scale")
+    p.add_argument("--log", action="store_true", help="the same as --color log")
+
+
+COLOR_SCALES = ("linear", "sqrt", "log")
+
+
+def _color_scale(args) -> dict:
+    """``--color`` (``--log`` being ``--color log``) as the plot layer's ``log=``/``sqrt=`` keywords."""
+    color = getattr(args, "color", None)
+    if getattr(args, "log", False):
+        if color not in (None, "log"):
+            raise CLIError(f"--log is --color log; give one colour scale, not both --log and --color {color}")
+        color = "log"
+    return {"log": color == "log", "sqrt": color == "sqrt"}
 
 
 def _run_arguments(p, default_out: str) -> None:
@@ -893,14 +1254,14 @@ def _run_arguments(p, default_out: str) -> None:
     p.add_argument("--seed", type=int, default=0, help="shuffle seed for mini-batches")
     p.add_argument("--x", type=_axis_spec, metavar="PARAM:LO:HI:NUM", help="map's horizontal axis (default: fit the paths)")
     p.add_argument("--y", type=_axis_spec, metavar="PARAM:LO:HI:NUM", help="map's vertical axis")
-    p.add_argument("--log", action="store_true", help="logarithmic colour scale for the map")
     _drawing_arguments(p)
     p.add_argument("--arrows", action="store_true",
                    help="draw the negative gradient at each point as an arrow, −lr·∇loss long (seed 004)")
     p.add_argument("--gif", metavar="PATH", help="also write an animation of the paths unfolding over the map "
                    "(.gif; .mp4 when ffmpeg is installed)")
     p.add_argument("--out", default=default_out, help=f"image to write (default {default_out})")
-    p.add_argument("--dpi", type=int, default=120, help="image resolution (default 120)")
+    p.add_argument("--dpi", type=_dpi, default=120, help="image resolution, 10–2000 dots per inch (default 120)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def compilation_cache_dir() -> str:
@@ -934,17 +1295,35 @@ def _glue_negative_values(argv: list[str], flags=("--span",)) -> list[str]:
     return out
 
 
+class _Terminated(BaseException):
+    """SIGTERM as an exception (as SIGINT is ``KeyboardInterrupt``): writes under way remove their temporary files."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated
+
+
+def _set_sigterm_handler(handler):
+    """Install ``handler`` for SIGTERM; the previous one, or None where it stays (not the main thread, or SIGTERM
+    ignored on purpose by whoever started the process)."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if not in_main_thread or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``landscape`` console script; returns the exit code."""
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     use_cache = "--no-cache" not in argv  # accepted anywhere on the command line
     argv = _glue_negative_values([a for a in argv if a != "--no-cache"])
+    previous_sigterm_handler = _set_sigterm_handler(_raise_terminated)
     try:
         args = parser.parse_args(argv)
         if use_cache and args.command not in (None, "problems", "bench"):
             _enable_compilation_cache()
-        if args.command == "sweep":  # its settings shard over the devices: one per core (see landscape.devices)
+        if args.command in ("sweep", "explore"):  # settings shard over the devices: one per core (landscape.devices)
             from landscape.devices import one_device_per_cpu_core
 
             with contextlib.suppress(RuntimeError):  # JAX already started in this process: keep its devices
@@ -964,4 +1343,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("landscape: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("landscape: terminated", file=sys.stderr)
+        return 143
+    finally:
+        if previous_sigterm_handler is not None:
+            _set_sigterm_handler(previous_sigterm_handler)
     return 2

@@ -1,8 +1,9 @@
 """Loss functions matching ``torch.nn.functional`` in values and gradients.
 
 Pure ``jax.numpy`` functions (jit/vmap/grad friendly). Computation follows the input dtype. Shapes,
-dtypes and options are checked at trace time; unlike torch, mismatched input/target shapes are an
-error rather than a silent broadcast. ``get(name)`` / ``names()`` form the registry.
+dtypes and options are checked at trace time; values that torch refuses (class indices out of range, bce
+inputs or targets outside [0, 1]) raise too when concrete (traced values cannot be checked). Unlike torch,
+mismatched input/target shapes are an error rather than a silent broadcast. ``get(name)`` / ``names()`` form the registry.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["mse", "l1", "huber", "smooth_l1", "cross_entropy", "nll", "bce", "bce_with_logits",
-           "rmse", "get", "names"]
+           "rmse", "get", "names", "check_target"]
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -71,6 +72,44 @@ def _check_range(fn, name, value, lo, strict=False, hi=None):
     if v < lo or (strict and v == lo) or (hi is not None and v > hi):
         bound = f"{'>' if strict else '>='} {lo}" + ("" if hi is None else f" and <= {hi}")
         raise ValueError(f"{fn}: {name} must be {bound}, got {value}")
+
+
+def _check_values(fn, what, values, ok, expected):
+    """A ValueError naming the first element of ``values`` where ``ok`` is False, as torch raises; skipped while
+    ``values`` is traced (under jit/vmap/grad its values are unknown)."""
+    if isinstance(values, jax.core.Tracer):
+        return
+    values = np.asarray(values)
+    bad = ~ok(values)
+    if bad.any():
+        where = tuple(int(k) for k in np.argwhere(bad)[0])
+        count = int(bad.sum())
+        raise ValueError(f"{fn}: {what} must be {expected}, got {str(values[where])}"
+                         + (f" at index {where} ({count} such value{'s' if count > 1 else ''})" if where else ""))
+
+
+def _in_unit_interval(a):
+    return (a >= 0) & (a <= 1)  # False for NaN, as torch's check
+
+
+def _check_class_indices(fn, target, classes, ignore_index):
+    _check_values(fn, "class-index target", target, lambda t: (t == ignore_index) | ((t >= 0) & (t < classes)),
+                  f"in [0, {classes}) for {classes} classes (or ignore_index={ignore_index})")
+
+
+def check_target(name, target, input_shape, **kwargs) -> None:
+    """Raise as loss ``name`` does for a concrete ``target`` that does not fit an input of ``input_shape``: class
+    indices outside ``[0, C)`` (cross_entropy, nll; ``ignore_index`` aside), bce targets outside ``[0, 1]``.
+
+    For a check before any input exists (a problem's labels, validated once when it is built).
+    """
+    key = name.strip().lower().replace("-", "_")
+    target = np.asarray(target)
+    if key in ("cross_entropy", "nll") and np.issubdtype(target.dtype, np.integer) and len(input_shape):
+        classes = input_shape[1] if len(input_shape) > 1 else input_shape[0]
+        _check_class_indices(key, target, classes, kwargs.get("ignore_index", -100))
+    elif key == "bce":
+        _check_values(key, "target", target, _in_unit_interval, "in [0, 1]")
 
 
 def _abs(d):
@@ -144,6 +183,7 @@ def _index_loss(fn, logp, x_shape, target, w, ignore_index, reduction, label_smo
     if not jnp.issubdtype(target.dtype, jnp.integer) or target.shape != want:
         raise ValueError(f"{fn}: class-index target must be integer with shape {want} for input shape "
                          f"{x_shape}; got {target.dtype} with shape {target.shape}")
+    _check_class_indices(fn, target, logp.shape[-1], ignore_index)
     valid = target != ignore_index
     t = jnp.where(valid, target, 0)
     w_t = jnp.ones_like(logp[..., 0]) if w is None else w[t]
@@ -204,6 +244,8 @@ def bce(input, target, weight=None, reduction="mean"):
     ``w(x − y)/max(x(1 − x), 1e−12)``; matches ``torch.nn.functional.binary_cross_entropy``.
     """
     x, y = _pair("bce", input, target, reduction)
+    _check_values("bce", "input", x, _in_unit_interval, "a probability in [0, 1] (for logits use bce_with_logits)")
+    _check_values("bce", "target", y, _in_unit_interval, "in [0, 1]")
     w = _broadcastable("bce", "weight", weight, x)
     loss = _bce_elementwise(x, y)
     return _reduce(loss if w is None else w * loss, reduction)

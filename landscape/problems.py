@@ -22,6 +22,7 @@ import jax
 import jax.extend.core as jax_core
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from landscape import _checks, _datasets
 from landscape import losses as _losses
@@ -72,6 +73,8 @@ class Problem:
     criterion: Callable | None = None
 
     def __post_init__(self):
+        _check_finite_data(f"Problem {self.name!r}", self.data, self.model is not None, "")
+        _check_finite_data(f"Problem {self.name!r}", self.held_out, True, "_test")
         if self.sample_mean and self.n_samples is None:
             raise ValueError(f"Problem {self.name!r}: sample_mean=True needs data (a mean over samples of what?).")
         if self.held_out is not None and (self.model is None or self.criterion is None):
@@ -165,7 +168,11 @@ class Problem:
         for the per-sample mean losses (mse, l1, huber, smooth_l1, bce and bce_with_logits without ``weight``)
         and False otherwise; set it for a model that treats samples independently with a custom mean loss.
         ``linear=True`` declares the model affine in its parameters (e.g. polynomial or linear regression), which
-        with ``loss="mse"`` enables the exact least-squares fast path of :func:`landscape.loss_map`.
+        with ``loss="mse"`` enables the exact least-squares fast path of :func:`landscape.loss_map`; the claim is
+        checked (at a random point, to float32 rounding) and a model that is not affine is refused.
+
+        Data with NaN or infinite values is refused (every loss over it would be NaN), and so are targets that the
+        named loss refuses (class indices out of range, bce targets outside [0, 1]).
         """
         if not callable(model_fn):
             raise TypeError(f"Problem.from_model: model_fn must be callable, got {type(model_fn).__name__}.")
@@ -184,14 +191,22 @@ class Problem:
             held_out = (np.asarray(held_out[0]), np.asarray(held_out[1]))
         params = as_float(params)
         criterion = functools.partial(loss_fn, **loss_kwargs) if loss_kwargs else loss_fn
-        _check_model(model_fn, params, state, np.asarray(x))
+        x, y = np.asarray(x), np.asarray(y)
+        _check_finite_data("Problem.from_model", (x, y), True, "")
+        _check_finite_data("Problem.from_model", held_out, True, "_test")
+        predictions = _check_model(model_fn, params, state, x)
+        if isinstance(loss, str):
+            _check_targets(loss, {"y": (y, predictions.shape), **({} if held_out is None else {
+                "y_test": (held_out[1], (len(held_out[1]),) + predictions.shape[1:])})}, loss_kwargs)
+        if linear and state is None:
+            _check_affine(model_fn, params, x)
         fn = _stateful_loss(model_fn, criterion) if state is not None else _model_loss(model_fn, criterion)
 
         if sample_mean is None:
             sample_mean = (isinstance(loss, str) and loss.replace("-", "_") in _SAMPLE_MEAN_LOSSES
                            and "weight" not in loss_kwargs and loss_kwargs.get("reduction", "mean") == "mean")
         loss_name = loss.replace("-", "_") if isinstance(loss, str) and not loss_kwargs else None
-        return cls(name=name, fn=fn, params=params, data=(np.asarray(x), np.asarray(y)), minima=minima,
+        return cls(name=name, fn=fn, params=params, data=(x, y), minima=minima,
                    sample_mean=sample_mean, model=model_fn, loss_name=loss_name, linear=bool(linear), state=state,
                    held_out=held_out, criterion=criterion)
 
@@ -263,8 +278,9 @@ def _stateful_predictor(model: Callable) -> Callable:
     return lambda params, state, inputs: model(params, state, inputs, False)[0]
 
 
-def _check_model(model_fn: Callable, params: Params, state: Params | None, x: np.ndarray) -> None:
-    """Trace the model once (no compute) so that a wrong calling convention fails here, with what to do."""
+def _check_model(model_fn: Callable, params: Params, state: Params | None, x: np.ndarray) -> jax.ShapeDtypeStruct:
+    """Trace the model once (no compute) so that a wrong calling convention fails here, with what to do; the
+    shape and dtype of its predictions."""
     if state is None:
         out = jax.eval_shape(model_fn, params, x)
         if isinstance(out, (tuple, list)):
@@ -273,7 +289,7 @@ def _check_model(model_fn: Callable, params: Params, state: Params | None, x: np
                 f"predictions is expected. A model that returns (output, new_state) (e.g. Flax with "
                 f"mutable=['batch_stats']) has state: pass state=<its initial state> and write model_fn(params, "
                 f"state, x, train) -> (output, new_state).")
-        return
+        return out
     for train in (False, True):
         out = jax.eval_shape(lambda p, s, inputs: model_fn(p, s, inputs, train), params, state, x)
         if not isinstance(out, (tuple, list)) or len(out) != 2 or \
@@ -281,6 +297,57 @@ def _check_model(model_fn: Callable, params: Params, state: Params | None, x: np
             raise TypeError(
                 f"Problem.from_model: with state, model_fn(params, state, x, train={train}) must return "
                 f"(predictions, new_state) with new_state shaped like state; got {type(out).__name__}.")
+    return out[0]
+
+
+def _check_finite_data(owner: str, data, model: bool, suffix: str) -> None:
+    """A ValueError naming the first leaf of ``data`` (samples first) with NaN or infinite values and its rows;
+    a model's ``(inputs, targets)`` are named ``x``/``y`` (+ ``suffix``), other leaves by their path."""
+    for path, leaf in jax.tree_util.tree_flatten_with_path(data)[0]:
+        values = np.asarray(leaf)
+        if values.dtype.kind not in "fc" or np.isfinite(values).all():
+            continue
+        where = jax.tree_util.keystr(path)
+        name = ("x", "y")[int(where[1])] + suffix + where[3:] if model and where[:3] in ("[0]", "[1]") \
+            else f"data{suffix}{where}"
+        counts = [(int(test(values).sum()), kind) for test, kind in ((np.isnan, "NaN"), (np.isinf, "infinite"))]
+        found = " and ".join(f"{n} {kind} value{'s' * (n > 1)}" for n, kind in counts if n)
+        rows = np.flatnonzero(~np.isfinite(values).reshape(len(values), -1).all(axis=1)) if values.ndim else [0]
+        listed = ", ".join(map(str, rows[:8])) + (", …" if len(rows) > 8 else "")
+        raise ValueError(f"{owner}: {name} contains {found} at row{'s' * (len(rows) > 1)} {listed} (of "
+                         f"{len(values) if values.ndim else 1}); every loss over them would be NaN: drop or fill "
+                         f"those samples.")
+
+
+def _check_targets(loss: str, targets: dict, loss_kwargs: dict) -> None:
+    """The loss's own check of its targets (``{name: (targets, predictions' shape)}``), once, when the problem is
+    built: under jit a class index out of range is a silent NaN."""
+    for name, (target, shape) in targets.items():
+        try:
+            _losses.check_target(loss, target, shape, **loss_kwargs)
+        except ValueError as err:
+            raise ValueError(f"Problem.from_model: {name}: {err}") from None
+
+
+def _check_affine(model_fn: Callable, params: Params, x: np.ndarray) -> None:
+    """A ValueError unless ``model_fn`` is affine in its parameters: its predictions at a random point equal their
+    first-order expansion around ``params`` (in float64, as the fast path's features), to within float32 rounding
+    of the values involved."""
+    rng = np.random.default_rng(0)
+    with jax.enable_x64(True):
+        flat, unravel = ravel_pytree(jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), params))
+        # a step of 0.5–1.5 × max(1, |θ|) in every coordinate, random signs: far enough for curvature to show
+        step = rng.choice([-1.0, 1.0], flat.shape) * rng.uniform(0.5, 1.5, flat.shape) * np.maximum(1.0, np.abs(flat))
+        predict = lambda theta: model_fn(unravel(theta), x)  # noqa: E731
+        at, slope = jax.jvp(predict, (flat,), (jnp.asarray(step),))
+        far = predict(flat + step)
+        error = float(jnp.max(jnp.abs(far - (at + slope))))
+        scale = max(float(jnp.max(jnp.abs(a))) for a in (at, slope, far))
+    if not error <= 1e-4 * scale + 1e-30:
+        raise ValueError(
+            f"Problem.from_model: linear=True, but model_fn is not affine in its parameters: at a random point its "
+            f"predictions differ from their linear extrapolation by up to {error:.3g} (values up to {scale:.3g}), "
+            f"so the least-squares fast path would draw a wrong map. Drop linear=True.")
 
 
 def _fitted(model: Callable, loss_name: str, **fields) -> Problem:

@@ -22,7 +22,7 @@ import numpy as np
 
 from landscape import _serial
 from landscape import optim as _optim
-from landscape._files import atomic_write_text
+from landscape._files import atomic_write
 from landscape._pytrees import Params, param_names
 
 
@@ -89,6 +89,9 @@ def _load_arrays(arrays: dict, names, path, kind: str, optional=()) -> dict:
 # ---------------------------------------------------------------------------------------------------------- maps
 
 
+_BAND_ROWS = 256  # rows of a map searched at a time by LossMap.best
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class LossMap(_Result):
     """Loss values on a grid: ``values[i, j]`` is the loss at ``x = xs[j]``, ``y = ys[i]``.
@@ -117,9 +120,23 @@ class LossMap(_Result):
         """``(x, y, value)`` at the grid's best finite value of ``metric``: the lowest, or the highest for a metric
         where higher is better (:func:`higher_is_better`)."""
         values = self.metric(metric)
-        pick = np.nanargmax if higher_is_better(metric) else np.nanargmin
-        i, j = np.unravel_index(pick(np.where(np.isfinite(values), values, np.nan)), values.shape)
-        return float(self.xs[j]), float(self.ys[i]), float(values[i, j])
+        higher = higher_is_better(metric)
+        best = None  # (value, i, j), found a band of rows at a time: a 16384² map is not copied
+        for start in range(0, values.shape[0], _BAND_ROWS):
+            band = values[start:start + _BAND_ROWS]
+            extreme = (np.fmax if higher else np.fmin).reduce(band, axis=None)  # (skips NaN)
+            if not np.isfinite(extreme):  # an infinite value (or all NaN): look at the finite ones only
+                finite = np.isfinite(band)
+                if not finite.any():
+                    continue
+                extreme = (np.max if higher else np.min)(band[finite])
+            k = np.unravel_index(np.argmax(band == extreme), band.shape)
+            if best is None or (band[k] > best[0] if higher else band[k] < best[0]):
+                best = (band[k], start + k[0], k[1])
+        if best is None:
+            raise ValueError(f"LossMap.best: no finite value of {metric!r} in the map.")
+        value, i, j = best
+        return float(self.xs[j]), float(self.ys[i]), float(value)
 
     def metric(self, name: str) -> np.ndarray:
         """``values`` for ``"loss"``, else ``metrics[name]``, with an error that lists what the map has."""
@@ -283,31 +300,69 @@ class Trajectory(_Result):
 
     def save(self, path) -> None:
         """Write the trajectory (``.npz`` + JSON record), atomically."""
-        arrays = {name: getattr(self, name) for name in _TRAJECTORY_ARRAYS}
-        record = {"params": _serial.encode_tree(self.params, "params", arrays),
-                  "grads": None if self.grads is None else _serial.encode_tree(self.grads, "grads", arrays),
-                  "state": None if self.state is None else _serial.encode_tree(self.state, "state", arrays),
-                  "optimizer": _serial.encode_value(self.optimizer, "optimizer", arrays),
-                  "batch_axes": list(self.batch_axes), "meta": self.meta}
-        _serial.save_npz(path, "Trajectory", arrays, record)
+        arrays = {}
+        _serial.save_npz(path, "Trajectory", arrays, self._encode(arrays))
+
+    def _encode(self, arrays: dict) -> dict:
+        """The JSON record of the trajectory; its arrays go into ``arrays``."""
+        arrays.update({name: getattr(self, name) for name in _TRAJECTORY_ARRAYS})
+        return {"params": _serial.encode_tree(self.params, "params", arrays),
+                "grads": None if self.grads is None else _serial.encode_tree(self.grads, "grads", arrays),
+                "state": None if self.state is None else _serial.encode_tree(self.state, "state", arrays),
+                "optimizer": _serial.encode_value(self.optimizer, "optimizer", arrays),
+                "batch_axes": list(self.batch_axes), "meta": self.meta}
 
     @classmethod
     def load(cls, path, template: Params = None) -> "Trajectory":
         """Read a trajectory written by :meth:`save`. ``template``: parameters of the saved structure (without
         batch and time axes), needed only for a pytree class of your own, whose nodes it supplies."""
         arrays, record = _serial.load_npz(path, "Trajectory")
-        fields = _load_arrays(arrays, _TRAJECTORY_ARRAYS, path, "Trajectory")
+        return cls._decode(arrays, record, path, template)
+
+    @classmethod
+    def _decode(cls, arrays: dict, record: dict, path, template: Params = None,
+                kind: str = "Trajectory") -> "Trajectory":
+        """The trajectory that :meth:`_encode` wrote into ``arrays`` and ``record``."""
+        fields = _load_arrays(arrays, _TRAJECTORY_ARRAYS, path, kind)
         try:
-            params = _serial.decode_tree(record["params"], "params", arrays, template, path=path, kind="Trajectory")
+            params = _serial.decode_tree(record["params"], "params", arrays, template, path=path, kind=kind)
             grads = None if record["grads"] is None else _serial.decode_tree(
-                record["grads"], "grads", arrays, template, path=path, kind="Trajectory")
+                record["grads"], "grads", arrays, template, path=path, kind=kind)
             state = None if record.get("state") is None else _serial.decode_tree(
-                record["state"], "state", arrays, None, path=path, kind="Trajectory")
-            optimizer = _serial.decode_value(record["optimizer"], arrays, path=path, kind="Trajectory")
+                record["state"], "state", arrays, None, path=path, kind=kind)
+            optimizer = _serial.decode_value(record["optimizer"], arrays, path=path, kind=kind)
             return cls(params=params, **fields, batch_axes=tuple(record["batch_axes"]), optimizer=optimizer,
                        meta=record["meta"], grads=grads, state=state)
-        except KeyError as missing:
-            raise _serial.damaged(path, "Trajectory", missing) from None
+        except (KeyError, TypeError) as missing:
+            raise _serial.damaged(path, kind, missing) from None
+
+
+def save_trajectories(path, trajs: dict) -> None:
+    """Write ``compare``'s ``{label: Trajectory}`` to one file (``.npz`` + JSON record), atomically;
+    :func:`load` reads it back as an equal dict."""
+    if not (isinstance(trajs, dict) and trajs and all(isinstance(t, Trajectory) for t in trajs.values())):
+        raise TypeError(f"save_trajectories: trajs must be a non-empty {{label: Trajectory}} dict (from ls.compare), "
+                        f"got {type(trajs).__name__}.")
+    arrays, records = {}, []
+    for k, traj in enumerate(trajs.values()):
+        own = {}
+        records.append(traj._encode(own))
+        arrays.update({f"{k}/{name}": value for name, value in own.items()})
+    _serial.save_npz(path, "Trajectories", arrays, {"labels": [str(label) for label in trajs], "trajectories": records})
+
+
+def _load_trajectories(path, template: Params = None) -> dict:
+    """The ``{label: Trajectory}`` that :func:`save_trajectories` wrote."""
+    arrays, record = _serial.load_npz(path, "Trajectories")
+    labels, records = record.get("labels"), record.get("trajectories")
+    if not (isinstance(labels, list) and isinstance(records, list) and len(labels) == len(records)):
+        raise _serial.damaged(path, "Trajectories", "its labels or trajectory records")
+    trajs = {}
+    for k, (label, own_record) in enumerate(zip(labels, records)):
+        prefix = f"{k}/"
+        own = {name[len(prefix):]: value for name, value in arrays.items() if name.startswith(prefix)}
+        trajs[label] = Trajectory._decode(own, own_record, path, template, kind="Trajectories")
+    return trajs
 
 
 _TRAJECTORY_ARRAYS = ("loss", "grad_norm", "steps", "status", "diverged_at", "best_loss", "best_step")
@@ -319,6 +374,9 @@ _TRAJECTORY_ARRAYS = ("loss", "grad_norm", "steps", "status", "diverged_at", "be
 @dataclasses.dataclass(frozen=True, eq=False)
 class Sweep(_Result):
     """Per-setting summaries of a sweep; every array has shape ``shape`` (one axis per entry of ``axes``).
+
+    :meth:`best` picks the fastest setting within the tolerance; with a ``"seed"`` axis, :meth:`mean` and
+    :meth:`spread` summarise each setting over its seeds, and :meth:`best`, :meth:`table` and the plots use them.
 
     Attributes:
         axes: ordered ``{name: values}``: the swept hyperparameters in keyword order, then ``"init"`` (index of
@@ -357,7 +415,8 @@ class Sweep(_Result):
         return int(np.prod(self.shape))
 
     def setting(self, index: tuple | int) -> dict:
-        """The hyperparameters (and init/seed) of the setting at ``index`` (a tuple, or a flat index)."""
+        """The hyperparameters (and init/seed) of the setting at ``index`` (a tuple, or a flat index); an index
+        without the last axis ``"seed"`` (as :meth:`best` gives with seeds) names the setting of all its seeds."""
         if isinstance(index, (int, np.integer)):
             index = np.unravel_index(int(index), self.shape)
         return {name: _scalar(values[i]) for (name, values), i in zip(self.axes.items(), index)}
@@ -369,6 +428,24 @@ class Sweep(_Result):
             raise ValueError(f"Sweep.optimizer: {self.meta.get('optimizer')!r} is not an optimizer of landscape.optim.")
         values = {k: v for k, v in self.setting(index).items() if k not in ("init", "seed")}
         return _optim.build(cls, **self.fixed, **values)
+
+    def coordinate(self, name: str) -> np.ndarray:
+        """``(*shape, steps + 1)``: the scalar parameter ``name`` (``"bias"``, ``"weight[1]"``) over time, for every
+        setting (needs the paths: ``ls.sweep(..., keep="params")``)."""
+        if self.param_paths is None:
+            raise ValueError("this sweep kept no parameter paths; run it with ls.sweep(..., keep=\"params\").")
+        names = self._param_names
+        if name not in names:
+            raise ValueError(f"{name!r} is not a parameter of this sweep's paths; expected one of: "
+                             f"{', '.join(names[:20])}.")
+        offset = names.index(name)
+        for leaf in jax.tree_util.tree_leaves(self.param_paths):
+            leaf = np.asarray(leaf)
+            columns = leaf.reshape(leaf.shape[:len(self.shape) + 1] + (-1,))
+            if offset < columns.shape[-1]:
+                return columns[..., offset]
+            offset -= columns.shape[-1]
+        raise AssertionError("unreachable: the names come from the same tree")
 
     def select(self, **values) -> "Sweep":
         """The sub-sweep at one value of some axes, e.g. ``sw.select(nesterov=True)``; those axes disappear."""
@@ -390,14 +467,110 @@ class Sweep(_Result):
                                    fixed={**self.fixed, **values}, **arrays, **trees)
 
     def best(self, metric: str = "final_loss") -> dict:
-        """The setting with the lowest finite ``metric`` (``final_loss`` or ``best_loss``) and its summaries."""
+        """The best setting: the fastest of those whose final loss is within the tolerance of the lowest.
+
+        The rule: (1) the tolerance is the sweep's ``tol`` (``meta["tol"]``, the loss level of its convergence
+        criterion) when some setting's final loss reaches it, else ``1e-3·max(1, |lowest|)`` above the lowest final
+        loss; (2) among the settings whose final loss is ≤ it (:meth:`within_tol`), the one whose loss first got ≤ it
+        in the fewest steps (``steps_to_tol``, or found in ``loss_curves`` when the level is not the sweep's ``tol``;
+        without either, this step is skipped); (3) then the lowest final loss; (4) then the first in C order.
+        With a ``"seed"`` axis a setting is judged by its mean over seeds (:meth:`mean`): a seed that diverged, or
+        that never got within the tolerance, leaves the mean undefined and the setting behind those with one.
+        ``metric="best_loss"`` applies the rule to the lowest loss of each path instead of its last.
+
+        Returns:
+            ``index`` and ``setting`` (over the axes other than ``"seed"``), ``rule`` (the rule in words), ``tol``
+            (the level), ``within_tol`` (how many settings are within it), ``tied`` (how many of those share the
+            best's steps, itself included), ``steps_to_tol`` (steps to the level, None when unknown), then the
+            setting's row of :meth:`table` (with seeds: means over seeds, ``<name>_std`` spreads, ``seeds``).
+        """
+        values, level, source = self._tolerance(metric, "best")
+        within = values <= level
+        candidates, steps, fewest = within, self._steps_to(level), None
+        if steps is not None:
+            seeded = self._seed_axis is not None
+            mean_steps = np.where(steps >= 0, steps, np.nan).mean(axis=self._seed_axis) if seeded else steps
+            reached = within & (mean_steps >= 0)
+            if reached.any():
+                fewest = mean_steps[reached].min()
+                candidates = reached & (mean_steps == fewest)
+        index = tuple(int(i) for i in np.unravel_index(int(np.argmin(np.where(candidates, values, np.inf))),
+                                                       values.shape))
+        words = ("mean " if self._seed_axis is not None else "") + metric.replace("_", " ")
+        if fewest is not None:
+            rule = f"fewest steps to {words} ≤ {level:.4g} ({source}), then lowest {words}"
+        else:
+            rule = f"lowest {words} (steps to ≤ {level:.4g} unknown: sweep with tol=… or keep='loss')"
+        if self._seed_axis is None:
+            row = self._summary(index)
+            row["steps_to_tol"] = None if fewest is None else int(steps[index])
+        else:
+            row = self._seed_summary(index)
+            here = None if fewest is None else steps[self._with_seeds(index)]
+            row["steps_to_tol"] = None if here is None else float(here.mean())
+            row["steps_to_tol_std"] = None if here is None else float(here.std())
+        return {"index": index, "setting": self.setting(index), "rule": rule, "tol": level,
+                "within_tol": int(within.sum()), "tied": int(candidates.sum()), **row}
+
+    def within_tol(self, metric: str = "final_loss") -> np.ndarray:
+        """``(*settings,)`` bool: the settings whose (mean over seeds) ``metric`` is within the tolerance that
+        :meth:`best` uses; ``settings`` is ``shape`` without the ``"seed"`` axis."""
+        values, level, _ = self._tolerance(metric, "within_tol")
+        return values <= level
+
+    def _tolerance(self, metric: str, caller: str) -> tuple[np.ndarray, float, str]:
+        """The (mean) ``metric`` per setting, the loss level of :meth:`best`'s rule, and where that level comes from."""
         if metric not in ("final_loss", "best_loss"):
-            raise ValueError(f"Sweep.best: metric must be 'final_loss' or 'best_loss', got {metric!r}.")
-        values = np.where(np.isfinite(getattr(self, metric)), getattr(self, metric), np.inf)
-        if not np.isfinite(values).any():
-            raise ValueError("Sweep.best: every setting diverged; there is no best setting.")
-        index = np.unravel_index(int(np.argmin(values)), self.shape)
-        return {"index": tuple(int(i) for i in index), "setting": self.setting(index), **self._summary(index)}
+            raise ValueError(f"Sweep.{caller}: metric must be 'final_loss' or 'best_loss', got {metric!r}.")
+        values = self.mean(metric)
+        finite = np.isfinite(values)
+        if not finite.any():
+            seeds = " in at least one seed" if self._seed_axis is not None else ""
+            raise ValueError(f"Sweep.{caller}: every setting diverged{seeds}; there is no best setting.")
+        lowest = float(np.min(values, where=finite, initial=np.inf))
+        tol = self.meta.get("tol")
+        if tol is not None and lowest <= tol:
+            return values, float(tol), "the sweep's tol"
+        return values, lowest + 1e-3 * max(1.0, abs(lowest)), "1e-3·max(1, |lowest|) above the lowest"
+
+    def _steps_to(self, level: float) -> np.ndarray | None:
+        """``shape``, per seed: the first step with loss ≤ ``level`` (−1: never), or None when unknown."""
+        if self.steps_to_tol is not None and level == self.meta.get("tol"):
+            return self.steps_to_tol
+        if self.loss_curves is not None:
+            hit = self.loss_curves <= level
+            return np.where(hit.any(axis=-1), hit.argmax(axis=-1), -1)
+        return None
+
+    @property
+    def _seed_axis(self) -> int | None:
+        return list(self.axes).index("seed") if "seed" in self.axes else None
+
+    def _with_seeds(self, index: tuple) -> tuple:
+        """The index of every seed of the setting at ``index`` (an index over the axes other than ``"seed"``)."""
+        k = self._seed_axis
+        return index[:k] + (slice(None),) + index[k:]
+
+    def mean(self, name: str) -> np.ndarray:
+        """``(*settings,)``: the summary ``name`` averaged over the ``"seed"`` axis (``settings``: ``shape`` without
+        it; without a seed axis, the values themselves). A step of −1 ("never") counts as NaN, and a NaN (a
+        diverged seed's loss) makes the mean NaN: a setting is only as good as all of its seeds."""
+        values = self._defined(name, "mean")
+        return values if self._seed_axis is None else values.mean(axis=self._seed_axis)
+
+    def spread(self, name: str) -> np.ndarray:
+        """``(*settings,)``: the standard deviation (``np.std``, ``ddof=0``) of ``name`` over the ``"seed"`` axis, NaN
+        where :meth:`mean` is; zeros without a seed axis."""
+        values = self._defined(name, "spread")
+        return np.zeros_like(values) if self._seed_axis is None else values.std(axis=self._seed_axis)
+
+    def _defined(self, name: str, caller: str) -> np.ndarray:
+        if name not in _SEED_AVERAGED:
+            raise ValueError(f"Sweep.{caller}: name must be one of {', '.join(_SEED_AVERAGED)}, got {name!r}.")
+        values = getattr(self, name)
+        if values is None:
+            raise ValueError(f"Sweep.{caller}: this sweep has no {name}; run ls.sweep(..., tol=...) to record it.")
+        return _never_as_nan(name, values)
 
     def _summary(self, index) -> dict:
         row = {
@@ -418,18 +591,50 @@ class Sweep(_Result):
     def _param_names(self) -> list[str]:
         return _scalar_names(self.final_params, len(self.shape))
 
+    def _seed_summary(self, index) -> dict:
+        """The row of the setting at ``index`` (over the axes other than ``"seed"``): the mean of each summary over
+        its seeds and, in ``<name>_std``, the standard deviation; how many seeds converged and diverged."""
+        every = self._with_seeds(index)
+        row = {"seeds": len(self.axes["seed"])}
+        for name in ("final_loss", "best_loss", "steps_to_tol"):
+            if getattr(self, name) is not None:
+                values = _never_as_nan(name, getattr(self, name)[every])
+                row[name], row[f"{name}_std"] = float(values.mean()), float(values.std())
+        status = self.status[every]
+        row["converged"] = int((status == Status.CONVERGED).sum())
+        row["diverged"] = int((status == Status.DIVERGED).sum())
+        return row
+
     def table(self) -> list[dict]:
-        """One row per setting (C order over ``axes``): its hyperparameters, then its summaries."""
-        return [{**self.setting(index), **self._summary(index)} for index in np.ndindex(*self.shape)]
+        """One row per setting (C order over ``axes``): its hyperparameters, then its summaries. With a ``"seed"``
+        axis, one row per setting of the other axes: the mean of ``final_loss``, ``best_loss`` and ``steps_to_tol``
+        over seeds (as in :meth:`mean`) with their standard deviations (``<name>_std``), the number of ``seeds`` and
+        how many ``converged`` and ``diverged``; one seed's rows: ``sw.select(seed=s).table()``."""
+        return list(self._rows())
+
+    def _rows(self):
+        """:meth:`table`'s rows, one at a time."""
+        if self._seed_axis is None:
+            return ({**self.setting(index), **self._summary(index)} for index in np.ndindex(*self.shape))
+        settings = self.shape[:self._seed_axis] + self.shape[self._seed_axis + 1:]
+        return ({**self.setting(index), **self._seed_summary(index)} for index in np.ndindex(*settings))
 
     def to_csv(self, path) -> None:
-        """Write :meth:`table` as CSV (header + one row per setting), atomically."""
-        rows = self.table()
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        atomic_write_text(path, text.getvalue())
+        """Write :meth:`table` as CSV (header + one row per setting), atomically, a row at a time (a sweep of 10⁸
+        settings never holds its table in memory)."""
+        rows = self._rows()
+
+        def write(binary):
+            text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+            first = next(rows)
+            writer = csv.DictWriter(text, fieldnames=list(first), lineterminator="\n")
+            writer.writeheader()
+            writer.writerow(first)
+            writer.writerows(rows)
+            text.flush()
+            text.detach()  # (the caller closes the file)
+
+        atomic_write(path, write)
 
     def save(self, path) -> None:
         """Write the sweep (``.npz`` + JSON record), atomically."""
@@ -463,6 +668,12 @@ class Sweep(_Result):
 
 _SWEEP_ARRAYS = ("final_loss", "best_loss", "best_step", "status", "diverged_at")
 _SWEEP_OPTIONAL = ("steps_to_tol", "loss_curves")
+_SEED_AVERAGED = ("final_loss", "best_loss", "best_step", "steps_to_tol", "diverged_at")
+
+
+def _never_as_nan(name: str, values: np.ndarray) -> np.ndarray:
+    """A summary's values with a step of −1 ("never": ``steps_to_tol``, ``diverged_at``) as NaN, for averaging."""
+    return np.where(values >= 0, values, np.nan) if name in ("steps_to_tol", "diverged_at") else values
 
 
 def _scalar(value):
@@ -502,3 +713,22 @@ class RandomSearch(_Result):
                        meta=record["meta"])
         except KeyError as missing:
             raise _serial.damaged(path, "RandomSearch", missing) from None
+
+
+# ---------------------------------------------------------------------------------------------------------- any file
+
+
+def load(path, template: Params = None):
+    """Whatever result ``path`` holds, as its header names it: a :class:`LossMap`, :class:`LossLine`,
+    :class:`Trajectory`, :class:`Sweep` or :class:`RandomSearch`, or the ``{label: Trajectory}`` dict written by
+    :func:`save_trajectories` (``landscape compare --save``). ``template``: as for :meth:`Trajectory.load`."""
+    kind = _serial.read_kind(path)
+    if kind == "Trajectories":
+        return _load_trajectories(path, template)
+    if kind in ("LossMap", "LossLine"):
+        return {"LossMap": LossMap, "LossLine": LossLine}[kind].load(path)
+    classes = {"Trajectory": Trajectory, "Sweep": Sweep, "RandomSearch": RandomSearch}
+    if kind not in classes:
+        raise ValueError(f"{str(path)!r} holds a landscape {kind!r}, which this version does not read; expected one "
+                         f"of: LossMap, LossLine, {', '.join(classes)}, Trajectories.")
+    return classes[kind].load(path, template)

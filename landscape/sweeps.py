@@ -21,6 +21,11 @@ from landscape.results import Status, Sweep
 from landscape.runs import MAX_CHUNK
 
 
+# Host bytes per setting besides the engine's results: the status (1), and while it is computed a threshold (4) and a
+# mask (1).
+_SUMMARY_BYTES = 6
+
+
 class _SweepItem(NamedTuple):
     """The engine's per-item function of a sweep: setting ``k`` of the grid ``shape`` over ``names`` (swept
     hyperparameters, then ``"init"`` and ``"seed"`` when batched). Fixed hyperparameters given as plain numbers
@@ -106,6 +111,11 @@ def sweep(
     _trajectory.check_batch_size("sweep", problem, batch_size)
     loss_tol, criterion = _tolerance(problem, tol)
     axes, fixed = _grid_axes(optimizer_class, grid)
+    if not axes:
+        given = ", ".join(f"{k}={v!r}" for k, v in fixed.items()) or "no grid"
+        raise ValueError(f"sweep: no hyperparameter is swept ({given}): give at least one as a 1-D sequence of "
+                         f"values, e.g. lr=np.logspace(-3, 0, 50); for one setting use "
+                         f"ls.run(problem, ls.optim.{optimizer_class.__name__}(...), steps).")
     _optim.build(optimizer_class, **fixed, **dict(zip(axes, np.meshgrid(*axes.values(), indexing="ij", sparse=True))))
     params, n_init = _trajectory.init_batch("sweep", problem, init)
 
@@ -125,11 +135,13 @@ def sweep(
             "keys": _trajectory.seed_keys(seed_values),
             "tol": np.asarray(-np.inf if loss_tol is None else loss_tol, jnp.result_type(float))}
     out, tile = _engine.evaluate(item, (n_settings,), args, problem.data, memory_budget=memory_budget,
-                                 max_chunk=MAX_CHUNK, progress=progress, owner="sweep", what=f"{n_settings:,} settings")
+                                 max_chunk=MAX_CHUNK, progress=progress, host_bytes_per_item=_SUMMARY_BYTES,
+                                 owner="sweep", what=f"{n_settings:,} settings")
 
-    diverged = out["diverged_at"] >= 0
-    converged = out["final_loss"] <= loss_tol if loss_tol is not None else out["grad_final"] < 1e-3 * out["grad0"]
-    status = np.where(diverged, Status.DIVERGED, np.where(converged, Status.CONVERGED, Status.NOT_CONVERGED))
+    status = np.full(n_settings, Status.NOT_CONVERGED, np.int8)  # (int8 throughout: 10⁸ settings, 100 MB)
+    status[out["final_loss"] <= loss_tol if loss_tol is not None else out["grad_final"] < 1e-3 * out["grad0"]] = \
+        Status.CONVERGED
+    status[out["diverged_at"] >= 0] = Status.DIVERGED
     reshape = lambda a: a.reshape(shape + a.shape[1:])  # noqa: E731
     return Sweep(
         axes=all_axes,
@@ -138,7 +150,7 @@ def sweep(
         best_loss=reshape(out["best_loss"]),
         best_step=reshape(out["best_step"]),
         steps_to_tol=reshape(out["hit_step"]) if loss_tol is not None else None,
-        status=reshape(status.astype(np.int8)),
+        status=reshape(status),
         diverged_at=reshape(out["diverged_at"]),
         final_params=jax.tree_util.tree_map(reshape, out["final_params"]),
         loss_curves=reshape(out["loss_curves"]) if keep else None,
@@ -160,7 +172,12 @@ def _seed_values(seeds) -> np.ndarray:
 def _tolerance(problem: Problem, tol) -> tuple[float | None, str]:
     """The final loss below which a setting converged (None: judged by the gradient instead), and the criterion."""
     if tol is not None:
-        return _checks.finite("sweep", "tol", tol), "loss ≤ tol"
+        tol = _checks.finite("sweep", "tol", tol)
+        lowest = problem.min_value if problem.min_value is not None else 0.0 if problem.loss_name else None
+        if lowest is not None and tol < lowest:
+            raise ValueError(f"sweep: tol={tol!r} is below the lowest loss of {problem.name!r} ({lowest:.6g}): no "
+                             f"setting could converge; give tol ≥ {lowest:.6g}.")
+        return tol, "loss ≤ tol"
     if problem.min_value is not None:
         return (problem.min_value + 1e-3 * max(1.0, abs(problem.min_value)),
                 "loss within 1e-3·max(1, |min|) of the known minimum")

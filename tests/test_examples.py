@@ -22,6 +22,7 @@ OUTPUTS = {  # every file each example writes
     "hyperparameter_sweep": ["sweep_sgd.png", "sweep_adam.png", "sweep_lr.png"],
     "test_functions": ["test_functions.png", "test_functions_losses.png", "rastrigin_surface.png"],
     "real_network": [f"{net}_{view}.png" for net in ("mlp", "cnn") for view in ("plane", "pca", "interpolation")],
+    "explorer": ["explorer.html", "explorer.png"],  # the screenshot where headless Chromium is installed
 }
 
 
@@ -78,8 +79,9 @@ def test_optimizer_comparison_reproduces_seed_004(tmp_path, capsys):
 
 def test_hyperparameter_sweep(tmp_path, capsys):
     out = run("hyperparameter_sweep", tmp_path, capsys)
-    assert re.search(r"sgd: best final loss 0\.499\d+ at \{'lr': [\d.]+, 'momentum': [\d.]+\}; \d+ of 144", out)
-    assert "adam: best final loss" in out and "'beta1'" in out
+    assert re.search(r"sgd: best \{'lr': [\d.]+, 'momentum': [\d.]+\}: final loss 0\.499\d+, within tol after \d+ "
+                     r"steps \(fewest steps to final loss", out)
+    assert re.search(r"; \d+ of 144 settings diverged", out) and "adam: best {'lr'" in out and "'beta1'" in out
     for name in ("sweep_sgd", "sweep_adam"):
         assert image(tmp_path / f"{name}.png").shape[1] == 1440  # two 6-inch heatmaps
     image(tmp_path / "sweep_lr.png")
@@ -105,6 +107,21 @@ def test_real_network_slices_a_flax_mlp_and_cnn(tmp_path, capsys):
     assert image(tmp_path / "cnn_plane.png").shape[1] > 3 * image(tmp_path / "cnn_pca.png").shape[1] / 2  # 3 panels
 
 
+def test_explorer_writes_the_page_and_its_screenshot(tmp_path, capsys):
+    pytest.importorskip("plotly")
+    load("explorer").main([str(tmp_path), "--quick"])
+    out = capsys.readouterr().out
+    assert re.match(r"explorer\.html: 40 settings × 100 steps, \d+ diverged, [\d.]+ MB", out)
+    assert int(re.search(r"(\d+) diverged", out).group(1)) > 0  # lr up to 3.2: the explorer shows divergence
+    written = sorted(p.name for p in tmp_path.iterdir())
+    if "no Chromium" in out:
+        assert written == ["explorer.html"]
+    else:
+        assert written == OUTPUTS["explorer"]
+        assert image(tmp_path / "explorer.png").shape[:2] == (690, 1300)
+    assert 'id="landscape-explorer-data"' in (tmp_path / "explorer.html").read_text()
+
+
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
 def test_examples_are_short_and_use_the_public_api(script):
     text = (EXAMPLES / script).read_text()
@@ -119,7 +136,7 @@ def test_gallery_files_are_small_and_shown_in_the_readme():
     section = readme.split("## Gallery", 1)[1].split("\n## ", 1)[0]
     assert readme.index("## Gallery") < readme.index("## Tests")
     shown = re.findall(r"\(examples/gallery/([\w.]+)\)", section)
-    assert sorted(shown) == sorted(gallery.GALLERY) and 3 <= len(shown) <= 6
+    assert sorted(shown) == sorted(gallery.GALLERY) and 3 <= len(shown) <= 7
     for name in shown:
         path = EXAMPLES / "gallery" / name
         assert path.stat().st_size < 200 * 1024

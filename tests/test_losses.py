@@ -1,5 +1,6 @@
 """Tests for landscape.losses: torch parity (live torch, else committed fixtures), closed forms, errors, jit/vmap."""
 import functools
+import re
 
 import jax
 import jax.numpy as jnp
@@ -316,3 +317,42 @@ def test_accuracy_metrics_against_numpy():
         np.mean((probs > 0.5) == targets))
     with pytest.raises(ValueError, match="binary_accuracy"):
         L.accuracy(probs, targets)
+
+
+# ----------------------------------------------------------------------------------- values torch refuses
+_LOGITS = np.float32([[0.2, -1.0, 0.5], [1.0, 0.0, -0.5], [0.3, 0.3, 0.3], [-2.0, 1.0, 0.0]])
+_PROBS = np.float32([0.2, 0.9, 0.5])
+REFUSED = [  # (name, input, target, kwargs, what our message says)
+    ("cross_entropy", _LOGITS, np.array([0, 1, 5, 2]), {}, "target must be in [0, 3) for 3 classes (or ignore_index=-100), got 5"),
+    ("cross_entropy", _LOGITS, np.array([0, -1, 1, 2]), {}, "got -1 at index (1,)"),
+    ("cross_entropy", _LOGITS[0], np.array(3), {}, "target must be in [0, 3)"),
+    ("cross_entropy", _LOGITS, np.array([0, 1, -100, 2]), {"ignore_index": 5}, "(or ignore_index=5), got -100"),
+    ("nll", _LOGITS.T[None], np.array([[0, 1, 3, 2]]), {}, "nll: class-index target must be in [0, 3)"),
+    ("bce", _PROBS, np.float32([0.0, 2.0, 1.0]), {}, "bce: target must be in [0, 1], got 2.0 at index (1,)"),
+    ("bce", _PROBS, np.float32([-0.1, 1.0, np.nan]), {}, "got -0.1 at index (0,) (2 such values)"),
+    ("bce", np.float32([0.5, 1.5, -1.0]), np.float32([0, 1, 0]), {}, "bce: input must be a probability in [0, 1]"),
+]
+
+
+@pytest.mark.parametrize("name, x, target, kwargs, message", REFUSED, ids=lambda c: c if isinstance(c, str) else "")
+def test_values_torch_refuses_raise_when_concrete(name, x, target, kwargs, message):
+    """They used to give NaN (class 5 of 3) or a plausible number (bce target 2.0: 0.693)."""
+    if torch is not None:
+        with pytest.raises((IndexError, RuntimeError)):
+            getattr(torch.nn.functional, fx.TORCH_FUNCTIONS[name])(torch.from_numpy(x), torch.from_numpy(target),
+                                                                  **kwargs)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        L.get(name)(x, target, **kwargs)
+    assert np.shape(_jit(lambda x, t: L.get(name)(x, t, **kwargs))(x, target)) == ()  # traced: unchecked
+
+
+def test_values_torch_accepts_pass():
+    kept = [L.cross_entropy(_LOGITS, np.array([0, 1, -100, 2])), L.cross_entropy(_LOGITS, np.array([0, 1, 5, 2]),
+                                                                                ignore_index=5),
+            L.bce(_PROBS, np.float32([0.0, 0.3, 1.0])), L.bce(np.float32([0.0, 1.0]), np.float32([0.0, 1.0]))]
+    assert all(np.isfinite(kept))
+    L.check_target("cross_entropy", np.array([0, 2, -100]), (3, 3))
+    with pytest.raises(ValueError, match=re.escape("cross_entropy: class-index target must be in [0, 3)")):
+        L.check_target("cross-entropy", np.array([0, 3]), (2, 3))
+    with pytest.raises(ValueError, match=re.escape("bce: target must be in [0, 1], got 2.0")):
+        L.check_target("bce", np.float32([1.0, 2.0]), (2,))

@@ -233,6 +233,26 @@ def test_validation_names_argument_and_value(make, message):
         make()
 
 
+@pytest.mark.parametrize("make,error,message", [
+    (lambda: optim.SGD({"w": jnp.ones(3)}, lr=0.1), TypeError, "landscape optimizers take no parameters"),
+    (lambda: optim.Adam({"w": jnp.ones(3)}, 0.9), TypeError, "Adam: lr must be a number, an array of numbers"),
+    (lambda: optim.SGD(lr="0.1"), TypeError, "SGD: lr must be a number, an array of numbers (a batch) or a "
+                                             "schedule, got a str ('0.1')"),
+    (lambda: optim.SGD(lr=[0.1, 0.2]), TypeError, "pass an array, e.g. np.array"),
+    (lambda: optim.SGD(momentum=None), TypeError, "SGD: momentum must be a number or an array of numbers"),
+    (lambda: optim.RMSprop(alpha=np.array(["0.9"])), TypeError, "RMSprop: alpha must be a number"),
+    (lambda: optim.Adam(betas=(0.9,)), ValueError, "Adam: betas must be a pair (beta1, beta2)"),
+    (lambda: optim.Lion(betas=np.array([0.9, 0.99])), ValueError, "Lion: betas must be a pair"),
+    (lambda: optim.NAdam(betas=(0.9, "0.999")), TypeError, "NAdam: betas[1] must be a number"),
+    (lambda: optim.StepLR(optim.SGD(lr=0.1), step_size=3), TypeError, "A schedule wraps the learning rate"),
+    (lambda: optim.CosineAnnealingLR(0.1, T_max="10"), TypeError, "CosineAnnealingLR: T_max must be a number"),
+])
+def test_wrong_types_are_refused_at_construction(make, error, message):
+    """Values that are not numbers, arrays or (for lr) schedules used to be accepted, then fail deep in JAX."""
+    with pytest.raises(error, match=re.escape(message)):
+        make()
+
+
 def test_traced_hyperparameters():
     """Validation skips tracers: an optimizer built under jit/grad works (d θ_1/d lr = −(g + μ·g))."""
     params = {"w": jnp.float32(2.0)}

@@ -70,15 +70,28 @@ def test_heatmap_shows_the_values_with_the_maps_extent_and_names(ols_map):
 
 def test_filled_sqrt_contours_are_seed_004s_look(ols_map):
     drawn = ls.plot.loss_map(ols_map, kind="filled", sqrt=True)
-    np.testing.assert_allclose(drawn.values, np.sqrt(ols_map.values), rtol=1e-6)
+    np.testing.assert_array_equal(drawn.values, ols_map.values)  # loss values: the √ is in the colour scale
     levels = drawn.mappable.levels
     root = np.sqrt(ols_map.values)
-    assert levels[0] <= root.min() and levels[-1] >= root.max() and 6 <= len(levels) <= 14  # every value filled
+    assert levels[0] <= ols_map.values.min() and levels[-1] >= ols_map.values.max() and 6 <= len(levels) <= 14
+    steps = np.diff(np.sqrt(levels))  # seed 004's contours of √loss: evenly spaced in √loss, labelled in loss
+    np.testing.assert_allclose(steps, steps[0], rtol=1e-9)
     np.testing.assert_array_equal(drawn.lines.levels, levels)  # dashed black lines at the same levels
     assert drawn.lines.get_linestyle()[0][1] is not None  # dashed
-    assert drawn.ax.texts  # contour labels
-    assert drawn.colorbar.ax.get_ylabel() == "√loss" and drawn.ax.get_title() == "ols √loss"
+    assert drawn.ax.texts and float(drawn.ax.texts[0].get_text()) in levels  # contour labels in loss units
+    lo, hi = np.sqrt(levels[0]), np.sqrt(levels[-1])  # the colour of v is that of √v on a linear scale
+    np.testing.assert_allclose(drawn.mappable.norm(ols_map.values), (root - lo) / (hi - lo), rtol=1e-6)
+    assert drawn.colorbar.ax.get_ylabel() == "loss (√ scale)" and drawn.ax.get_title() == "ols loss"
+    assert drawn.colorbar.vmax == levels[-1]  # the colour bar reads loss, not √loss
     assert drawn.ax.get_xlim() == (-10, 10)
+
+
+def test_sqrt_heatmap_colours_are_those_of_the_root():
+    m = toy_map([[0.0, 1.0, 4.0], [9.0, 16.0, -1.0]])
+    drawn = ls.plot.loss_map(m, sqrt=True, mark_min=False)
+    np.testing.assert_array_equal(drawn.mappable.get_array().mask, [[False] * 3, [False, False, True]])
+    np.testing.assert_allclose(drawn.mappable.norm(np.array([0.0, 1.0, 4.0, 9.0, 16.0])), [0, 0.25, 0.5, 0.75, 1])
+    assert drawn.colorbar.ax.get_ylabel() == "loss (√ scale)"
 
 
 def test_contour_lines_with_given_levels_and_log_levels(ols_map):
@@ -193,10 +206,15 @@ def test_a_diverged_path_ends_with_a_cross():
     traj = ls.run(ls.problems.rosenbrock(), ls.optim.SGD(lr=0.1), 20)
     assert traj.diverged
     drawn = ls.plot.trajectories(traj)
-    last = int(traj.diverged_at) - 1  # parameters stay at their last finite values
-    np.testing.assert_allclose(drawn.diverged[0].get_data(), ([traj.params["x"][last]], [traj.params["y"][last]]))
+    (x,), (y,) = drawn.diverged[0].get_data()  # its last point in view (all diverged: the first steps')
+    t = int(np.flatnonzero(traj.params["x"] == x)[0])
+    assert traj.params["y"][t] == y and t < int(traj.diverged_at)
+    (x0, x1), (y0, y1) = drawn.ax.get_xlim(), drawn.ax.get_ylim()
+    assert x0 <= x <= x1 and y0 <= y <= y1
     curves = ls.plot.loss_curves(traj)
     assert len(curves[0].axes.lines) == 2  # the curve, and its cross at the last finite loss
+    last = int(np.flatnonzero(np.isfinite(traj.loss))[-1])
+    np.testing.assert_array_equal(curves[0].axes.lines[1].get_data(), ([traj.steps[last]], [traj.loss[last]]))
 
 
 def test_loss_curves(paths):
@@ -279,15 +297,13 @@ def test_animate_refuses_what_it_cannot_write(tmp_path, ols_map, paths, monkeypa
 # ---------------------------------------------------------------------------------------------- sweeps, panels
 
 
-def test_sweep_heatmap_masks_diverged_settings_and_stars_the_best(small_sweep):
+def test_sweep_heatmap_masks_diverged_settings(small_sweep):
     sw = small_sweep
     drawn = ls.plot.sweep(sw)
     shown = drawn.artist.get_array()
     assert isinstance(shown, np.ma.MaskedArray)
     np.testing.assert_array_equal(np.ma.getmaskarray(shown).reshape(sw.shape), sw.status == ls.Status.DIVERGED)
     assert (sw.status[-1] == ls.Status.DIVERGED).all()  # lr = 10 diverges
-    i, j = np.unravel_index(np.nanargmin(np.where(sw.status == ls.Status.DIVERGED, np.nan, sw.final_loss)), sw.shape)
-    np.testing.assert_allclose(drawn.best.get_data(), ([sw.axes["momentum"][j]], [sw.axes["lr"][i]]))
     assert (drawn.ax.get_xlabel(), drawn.ax.get_ylabel()) == ("momentum", "lr")
     assert drawn.ax.get_yscale() == "log" and drawn.ax.get_xscale() == "linear"  # logspace axis → log scale
     assert isinstance(drawn.artist.norm, colors.LogNorm) and "3 of 15 diverged" in drawn.ax.get_title()
@@ -297,6 +313,41 @@ def test_sweep_heatmap_masks_diverged_settings_and_stars_the_best(small_sweep):
     np.testing.assert_array_equal(np.ma.getmaskarray(steps.artist.get_array()).reshape(sw.shape), never)
     assert "never within tol" in steps.ax.get_title()
 
+
+def test_sweep_heatmap_outlines_the_settings_within_tol_and_stars_the_fastest(small_sweep):
+    sw = small_sweep
+    within = sw.final_loss <= sw.meta["tol"]  # diverged: NaN, never within
+    steps = np.where(within, sw.steps_to_tol, np.iinfo(np.int32).max)
+    i, j = np.unravel_index(np.argmin(steps), sw.shape)
+    assert within.sum() == 3 and (steps == steps[i, j]).sum() == 1
+    drawn = ls.plot.sweep(sw)
+    np.testing.assert_allclose(drawn.best.get_data(), ([sw.axes["momentum"][j]], [sw.axes["lr"][i]]))
+    corners = drawn.artist.get_coordinates()  # (lr + 1, momentum + 1, 2): the cells' vertices as drawn
+    expected = set()
+    for a, b in zip(*np.nonzero(within)):  # each side of a cell within tol whose neighbour is not
+        sides = {(a, b - 1): ((a, b), (a + 1, b)), (a, b + 1): ((a, b + 1), (a + 1, b + 1)),
+                 (a - 1, b): ((a, b), (a, b + 1)), (a + 1, b): ((a + 1, b), (a + 1, b + 1))}
+        for (na, nb), ends in sides.items():
+            if not (0 <= na < within.shape[0] and 0 <= nb < within.shape[1] and within[na, nb]):
+                expected.add(frozenset(tuple(np.round(corners[v], 9)) for v in ends))
+    drawn_sides = {frozenset(tuple(np.round(p, 9)) for p in segment) for segment in drawn.region.get_segments()}
+    assert drawn_sides == expected and len(expected) == 8
+    legend = [text.get_text() for text in drawn.ax.get_legend().get_texts()]
+    assert f"fewest steps to loss ≤ {sw.meta['tol']:.4g} ({sw.steps_to_tol[i, j]}), no tie" in legend[0]
+    assert legend[1].startswith("3 of 15 settings within tol")
+
+
+def test_sweep_over_seeds_draws_the_mean_and_its_spread():
+    sw = ls.sweep(ls.problems.seed_regression(), ls.optim.SGD, 30, lr=[0.03, 0.1, 0.3], momentum=[0.0, 0.5],
+                  seeds=3, batch_size=25)
+    heat = ls.plot.sweep(sw)
+    np.testing.assert_allclose(heat.artist.get_array().reshape(3, 2), sw.final_loss.mean(axis=-1), rtol=1e-6)
+    assert "mean final loss" in heat.ax.get_title() and "mean over 3 seeds" in heat.ax.get_title()
+    line = ls.plot.sweep(sw.select(momentum=0.5))
+    (band,) = line.ax.collections
+    top = band.get_paths()[0].vertices[:, 1].max()
+    mean, spread = sw.final_loss[:, 1].mean(axis=-1), np.std(sw.final_loss[:, 1], axis=-1)
+    assert top == pytest.approx(float((mean + spread).max()), rel=1e-5)
 
 def test_one_dimensional_sweep_is_a_line_with_diverged_settings_crossed(small_sweep):
     row = small_sweep.select(momentum=0.5)
@@ -413,3 +464,147 @@ def test_a_path_in_a_plane_is_drawn_at_its_coordinates():
     with pytest.raises(ValueError, match=r"\(T, 2\)"):
         ls.plot.plane_path(np.zeros((3, 3)))
     plt.close("all")
+
+
+# ---------------------------------------------------------------------------------------------- big maps
+
+
+def big_map(ny=1200, nx=1800, seed=0):
+    """A map far larger than a figure's pixels, with one sharp minimum and some points not finite."""
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(1.0, 2.0, (ny, nx)).astype(np.float32)
+    values[ny * 2 // 3 - 23, nx * 2 // 3 + 34] = 0.25  # a one-point well: a stride would step over it
+    values[:5, :7] = np.nan
+    values[10, 10:20] = np.inf
+    return ls.LossMap(values, np.linspace(-3, 3, nx), np.linspace(-1, 2, ny), "a", "b", meta={"problem": "big"})
+
+
+def test_a_big_map_is_drawn_from_its_block_minima_with_the_true_minimum_starred():
+    m = big_map()
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=50)  # axes of about 150×110 pixels
+    box = ax.get_window_extent().frozen()
+    drawn = ls.plot.loss_map(m, ax=ax)
+    shown = drawn.mappable.get_array()
+    assert shown.shape[0] <= 2 * box.height + 1 and shown.shape[1] <= 2 * box.width + 1  # the figure's pixels
+    # reference: NumPy block minima over the same blocks (edges from linspace), NaN-aware, finite where any is
+    rows = np.unique(np.linspace(0, m.values.shape[0], shown.shape[0] + 1).astype(int))
+    cols = np.unique(np.linspace(0, m.values.shape[1], shown.shape[1] + 1).astype(int))
+    expected = np.array([[np.nanmin(m.values[a:b, c:d]) if np.isfinite(m.values[a:b, c:d]).any() or
+                          not np.isnan(m.values[a:b, c:d]).all() else np.nan
+                          for c, d in zip(cols[:-1], cols[1:])] for a, b in zip(rows[:-1], rows[1:])])
+    np.testing.assert_array_equal(np.ma.filled(shown, np.nan), np.where(np.isfinite(expected), expected, np.nan))
+    assert float(shown.min()) == 0.25  # the one-point well survives the reduction
+    x, y = drawn.minimum.get_data()
+    i, j = np.unravel_index(np.nanargmin(np.where(np.isfinite(m.values), m.values, np.nan)), m.values.shape)
+    assert (x[0], y[0]) == (m.xs[j], m.ys[i])
+    assert drawn.mappable.get_extent()[:2] == pytest.approx([m.xs[0] - 3 / 1799, m.xs[-1] + 3 / 1799])
+
+
+def test_a_big_maps_contours_and_surface_use_the_reduced_view():
+    m = big_map(600, 900)
+    drawn = ls.plot.loss_map(m, kind="filled", resolution=100)
+    assert drawn.values.shape == (100, 100) and float(drawn.values.min()) == 0.25
+    surf = ls.plot.surface(m, resolution=40)
+    assert surf.surface.norm.vmin == pytest.approx(0.25)  # the lowest height drawn: the well's
+    assert surf.surface.get_array().size <= 39 * 39  # one face per pair of reduced rows and columns
+
+
+def test_best_of_a_map_skips_infinities_and_nans_band_by_band():
+    m = big_map(700, 120)  # several bands of rows
+    values = m.values.copy()
+    values[600, 3] = -np.inf  # not finite: never the best
+    m = ls.LossMap(values, m.xs, m.ys, "a", "b")
+    i, j = np.unravel_index(np.nanargmin(np.where(np.isfinite(values), values, np.nan)), values.shape)
+    assert m.best() == (m.xs[j], m.ys[i], pytest.approx(float(values[i, j])))
+    accuracy = ls.LossMap(values, m.xs, m.ys, "a", "b", metrics={"accuracy": -values})
+    assert accuracy.best("accuracy")[:2] == (m.xs[j], m.ys[i])
+    with pytest.raises(ValueError, match="no finite value"):
+        ls.LossMap(np.full((3, 3), np.nan), m.xs[:3], m.ys[:3], "a", "b").best()
+
+
+# ---------------------------------------------------------------------------------------------- divergence
+
+
+@pytest.fixture(scope="module")
+def one_diverges():
+    """seed regression from (bias, weight) = (−3, 6): SGD lr 0.1 converges, lr 1.5 overflows (at step 56)."""
+    prob = ls.problems.seed_regression()
+    trajs = ls.compare(prob, [ls.optim.SGD(lr=0.1), ls.optim.SGD(lr=1.5)], 100, labels=["calm", "wild"],
+                       progress=False)
+    m = ls.loss_map(prob, ls.Axis("bias", -5, 8, 41), ls.Axis("weight", -5, 8, 41), progress=False)
+    return trajs, m
+
+
+def first_non_finite(loss) -> int:
+    """The step of the first non-finite recorded loss (every step recorded), found with NumPy alone."""
+    bad = np.flatnonzero(~np.isfinite(np.asarray(loss)))
+    assert bad.size, "the path was expected to diverge"
+    return int(bad[0])
+
+
+def legend_texts(ax) -> list:
+    return [text.get_text() for text in ax.get_legend().get_texts()]
+
+
+def test_a_diverged_path_leaves_the_view_on_the_map(one_diverges):
+    trajs, m = one_diverges
+    k = first_non_finite(trajs["wild"].loss)
+    assert k == int(trajs["wild"].diverged_at) and np.isfinite(trajs["calm"].loss).all()
+    fig, (left, right) = plt.subplots(1, 2)
+    drawn_map = ls.plot.loss_map(m, ax=left)
+    drawn = ls.plot.trajectories(trajs, ax=left)
+    x0, x1, y0, y1 = drawn_map.mappable.get_extent()
+    assert x0 <= left.get_xlim()[0] < left.get_xlim()[1] <= x1 and y0 <= left.get_ylim()[0] < left.get_ylim()[1] <= y1
+    assert drawn_map.colorbar.norm.vmax <= np.nanmax(m.values) and np.isfinite(m.values).all()
+    wild_x, wild_y = drawn.lines[1].get_data()  # cut where it leaves the map
+    assert x0 <= wild_x.min() and wild_x.max() <= x1 and y0 <= wild_y.min() and wild_y.max() <= y1
+    assert f"wild, diverged at step {k}" in legend_texts(left) and "calm" in legend_texts(left)
+    (cross_x,), (cross_y,) = drawn.diverged[0].get_data()  # the last point in view, a recorded one
+    assert (cross_x, cross_y) in set(zip(trajs["wild"].coordinate("bias"), trajs["wild"].coordinate("weight")))
+    assert x0 <= cross_x <= x1 and y0 <= cross_y <= y1
+    np.testing.assert_array_equal(drawn.lines[0].get_data()[0], trajs["calm"].coordinate("bias"))  # whole
+
+    curves = ls.plot.loss_curves(trajs, ax=right)
+    calm_max = float(trajs["calm"].loss.max())
+    assert calm_max < right.get_ylim()[1] <= 10 * calm_max  # not stretched to the wild path's 1e36
+    assert f"wild, diverged at step {k}" in legend_texts(right)
+    assert np.nanmax(curves[1].get_ydata()) <= right.get_ylim()[1]
+
+
+def test_without_a_map_the_view_holds_the_paths_that_did_not_diverge(one_diverges):
+    trajs, _ = one_diverges
+    drawn = ls.plot.trajectories(trajs)
+    calm_x, calm_y = trajs["calm"].coordinate("bias"), trajs["calm"].coordinate("weight")
+    (lo, hi), span = drawn.ax.get_xlim(), np.ptp(calm_x)
+    assert lo <= calm_x.min() and calm_x.max() <= hi and hi - lo <= 1.2 * span  # not ±1.7e18
+    assert np.ptp(drawn.ax.get_ylim()) <= 1.2 * np.ptp(calm_y)
+    only_wild = ls.plot.trajectories(trajs["wild"], ax=plt.figure().add_subplot(), legend=False)
+    k = first_non_finite(trajs["wild"].loss)
+    assert np.ptp(only_wild.ax.get_xlim()) < 100  # all diverged: the first steps
+    assert f"diverged at step {k}" in [text.get_text() for text in only_wild.ax.texts]  # no legend: a note
+
+
+def test_surface_and_animation_mark_a_diverged_path_on_the_map(one_diverges, tmp_path):
+    trajs, m = one_diverges
+    k = first_non_finite(trajs["wild"].loss)
+    surf = ls.plot.surface(m, trajs=trajs, resolution=20)
+    assert surf.ax.get_zlim()[1] <= 1.2 * np.nanmax(m.values)  # the path's heights stay on the map's scale
+    wild_x, wild_y, _ = surf.lines[1].get_data_3d()
+    assert m.xs[0] <= wild_x.min() and wild_x.max() <= m.xs[-1] and m.ys[0] <= wild_y.min() <= wild_y.max() <= m.ys[-1]
+    assert len(surf.diverged) == 1 and f"wild, diverged at step {k}" in legend_texts(surf.ax)
+
+    drawn = []  # what each frame draws over the map: (marker, x data, y data)
+    draw_artist = matplotlib.axes.Axes.draw_artist
+
+    def record(ax, artist):
+        if isinstance(artist, matplotlib.lines.Line2D):
+            drawn.append((artist.get_marker(), *(np.array(d, float) for d in artist.get_data())))
+        return draw_artist(ax, artist)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(matplotlib.axes.Axes, "draw_artist", record)
+        ls.plot.animate(m, trajs, tmp_path / "wild.gif", max_frames=12, dpi=40)
+    crosses = [(x, y) for marker, x, y in drawn if marker == "X"]
+    assert crosses and all(m.xs[0] <= x <= m.xs[-1] and m.ys[0] <= y <= m.ys[-1] for x, y in crosses)
+    xs = np.concatenate([x for _, x, _ in drawn])
+    assert xs.min() >= m.xs[0] - 1 and xs.max() <= m.xs[-1] + 1  # no frame draws the path at ±1.7e18

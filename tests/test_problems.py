@@ -1,3 +1,5 @@
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -245,3 +247,52 @@ def test_built_ins_leave_numpy_global_random_state_alone(name):
     np.random.seed(7)
     problems.get(name)
     np.testing.assert_array_equal(np.random.random(3), expected)
+
+
+def test_linear_claim_is_checked():
+    """linear=True on a model that is not affine used to draw the least-squares quadratic instead of the loss."""
+    x = np.linspace(-2, 2, 40)
+    y = np.tanh(1.5 * x) + 0.3
+    with pytest.raises(ValueError, match="linear=True, but model_fn is not affine in its parameters.*Drop linear=True"):
+        ls.Problem.from_model(lambda p, t: jnp.tanh(p["w"] * t) + p["b"], {"w": 1.0, "b": 0.0}, x, y, linear=True)
+    with pytest.raises(ValueError, match="not affine"):  # affine in x, not in its parameters
+        ls.Problem.from_model(lambda p, t: p["w"] * p["s"] * t, {"w": 1.0, "s": 2.0}, x, y, linear=True)
+    affine = ls.Problem.from_model(lambda p, t: p["a"] * t**3 + p["b"] * jnp.sin(t) + p["c"],
+                                   {"a": 100.0, "b": -3.0, "c": 0.5}, x * 10, y, linear=True)
+    m = ls.loss_map(affine, ls.Axis("a", -1, 1, 5), ls.Axis("b", -1, 1, 4))
+    assert m.meta["method"] == "least-squares quadratic"
+    t = x.astype(np.float32) * 10
+    expected = [[np.mean((a * t**3 + b * np.sin(t) + 0.5 - y) ** 2) for a in m.xs] for b in m.ys]
+    np.testing.assert_allclose(m.values, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda x, y: ls.Problem.from_model(lambda p, t: p["w"] * t, {"w": 1.0}, x, y),
+     "Problem.from_model: x contains 3 NaN values at rows 3, 7, 11 (of 20)"),
+    (lambda x, y: ls.Problem.from_model(lambda p, t: p["w"] * t, {"w": 1.0}, y, np.full(20, np.inf)),
+     "Problem.from_model: y contains 20 infinite values at rows 0, 1, 2, 3, 4, 5, 6, 7, … (of 20)"),
+    (lambda x, y: ls.Problem.from_model(lambda p, t: p["w"] * t, {"w": 1.0}, y, y, held_out=(x, y)),
+     "x_test contains 3 NaN values"),
+    (lambda x, y: ls.Problem("mine", lambda p, d: jnp.mean((p["w"] * d["a"] - d["b"]) ** 2), {"w": 1.0},
+                             data={"a": y, "b": x}), "Problem 'mine': data['b'] contains 3 NaN values"),
+])
+def test_data_with_nan_is_refused_at_construction(make, message):
+    """NaN data used to surface only later, as NumPy's "All-NaN slice encountered" or a map of NaN."""
+    x = np.linspace(-1, 1, 20)
+    x[[3, 7, 11]] = np.nan
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make(x, np.linspace(0, 1, 20))
+
+
+@pytest.mark.parametrize("loss, y, kwargs, message", [
+    ("cross_entropy", np.arange(12) % 4, {}, "y: cross_entropy: class-index target must be in [0, 3)"),
+    ("nll", np.arange(12) % 3 - 1, {}, "got -1 at index (0,)"),
+    ("cross_entropy", np.where(np.arange(12) == 5, 7, 0), {"ignore_index": 3}, "(or ignore_index=3), got 7"),
+])
+def test_targets_the_loss_refuses_are_refused_at_construction(loss, y, kwargs, message):
+    """Under jit a class index out of range is a silent NaN: the labels are checked once, when the problem is built."""
+    x = np.linspace(-1, 1, 12, dtype=np.float32)
+    model = lambda p, t: t[:, None] * p["w"]  # noqa: E731  (12, 3) logits
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ls.Problem.from_model(model, {"w": np.ones(3)}, x, y, loss=loss, **kwargs)
+    ls.Problem.from_model(model, {"w": np.ones(3)}, x, np.where(y == 7, 3, y % 3), loss=loss, **kwargs)

@@ -29,7 +29,7 @@ def test_api_example_runs(tmp_path, monkeypatch, capsys):
     exec(compile(blocks[1], "README.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "(1000, 101) 0"
-    assert out[1].startswith("(100, 100) {'lr':")
+    assert out[1].startswith("(100, 100) {'lr': 0.6135") and out[1].endswith("'momentum': 0.05}")  # the fastest
     assert len((tmp_path / "sweep.csv").read_text().splitlines()) == 10_001
 
 
@@ -48,3 +48,16 @@ def test_real_network_example_runs(tmp_path, monkeypatch, capsys):
     names, accuracy = capsys.readouterr().out.strip().rsplit("] ", 1)
     assert names == "['accuracy', 'test_accuracy', 'test_loss'" and float(accuracy) > 0.9
     assert (tmp_path / "pca.png").is_file() and (tmp_path / "interpolation.png").is_file()
+
+
+def test_explorer_example_runs(tmp_path, monkeypatch):
+    import pytest
+
+    pytest.importorskip("plotly")
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    block = next(b for b in blocks if "ls.plot.explore" in b)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})
+    page = tmp_path / "explore.html"
+    assert 6.0e6 < page.stat().st_size < 7.0e6  # "6.4 MB"
+    assert page.read_text().count('type="range"') == 2

@@ -264,3 +264,47 @@ def test_maps_and_lines_with_metrics_round_trip(tmp_path):
     assert line.argmin == (0.0, 1.0)
     with pytest.raises(ValueError, match="LossMap"):
         ls.LossMap.load(tmp_path / "l.npz")
+
+
+def test_sweep_coordinate_is_each_settings_path_of_one_scalar_parameter():
+    prob = problems.logistic_regression()  # {"bias": scalar, "weight": (2,)}: names bias, weight[0], weight[1]
+    lrs, momenta = np.array([0.05, 0.5, 2.0]), np.array([0.0, 0.9])
+    sw = ls.sweep(prob, optim.SGD, 6, lr=lrs, momentum=momenta, keep="params")
+    lr, momentum = (a.ravel() for a in np.meshgrid(lrs, momenta, indexing="ij"))  # the settings in C order
+    traj = ls.run(prob, optim.SGD(lr=lr, momentum=momentum), 6)
+    for name, paths in (("bias", traj.params["bias"]), ("weight[1]", traj.params["weight"][..., 1])):
+        assert sw.coordinate(name).shape == (3, 2, 7)
+        np.testing.assert_allclose(sw.coordinate(name).reshape(6, 7), paths, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"'weight' is not a parameter .* bias, weight\[0\], weight\[1\]"):
+        sw.coordinate("weight")
+    with pytest.raises(ValueError, match=r'keep="params"'):
+        dataclasses.replace(sw, param_paths=None).coordinate("bias")  # a sweep run without keep="params"
+
+
+def test_load_reads_any_result_and_compares_paths_in_one_file(tmp_path):
+    prob = ls.problems.ols()
+    paths = ls.compare(prob, [optim.SGD(lr=0.1), optim.Adam(lr=optim.StepLR(0.1, step_size=3))], 6, labels=["a", "b"],
+                       record_grads=True)
+    ls.save_trajectories(tmp_path / "c.npz", paths)
+    loaded = ls.load(tmp_path / "c.npz")
+    assert list(loaded) == ["a", "b"] and loaded == paths
+    np.testing.assert_array_equal(loaded["b"].grads["slope"], paths["b"].grads["slope"])
+    m = ls.loss_map(prob, ls.Axis("intercept", -1, 1, 3), ls.Axis("slope", -1, 1, 4))
+    sw = ls.sweep(prob, optim.SGD, 3, lr=[0.1, 0.2])
+    for name, result in (("m", m), ("t", paths["a"]), ("s", sw)):
+        result.save(tmp_path / f"{name}.npz")
+        back = ls.load(tmp_path / f"{name}.npz")
+        assert type(back) is type(result) and back == result
+    with pytest.raises(ValueError, match="holds a landscape 'Trajectories', not a 'Trajectory'"):
+        ls.Trajectory.load(tmp_path / "c.npz")
+    with pytest.raises(TypeError, match=r"non-empty \{label: Trajectory\} dict"):
+        ls.save_trajectories(tmp_path / "x.npz", paths["a"])
+    arrays = dict(np.load(tmp_path / "c.npz"))
+    header = json.loads(arrays.pop("__landscape__").tobytes())
+    del arrays["1/loss"]
+    _serial.save_npz(tmp_path / "d.npz", "Trajectories", arrays, header["record"])
+    with pytest.raises(ValueError, match=r"is a damaged Trajectories: missing arrays \['loss'\]"):
+        ls.load(tmp_path / "d.npz")
+    _serial.save_npz(tmp_path / "k.npz", "Hologram", {}, {})
+    with pytest.raises(ValueError, match="holds a landscape 'Hologram', which this version does not read"):
+        ls.load(tmp_path / "k.npz")

@@ -358,3 +358,47 @@ def test_optimizer_batch_sharded_over_devices_equals_one_device(tmp_path):
         results[count] = np.load(out)
     for name in ("loss", "w", "status", "best"):
         np.testing.assert_array_equal(results[1][name], results[4][name])
+
+
+def assert_same_run(a, b):
+    """Bit for bit: every recorded array and the summary."""
+    for field in ("params", "state", "grads", "loss", "grad_norm", "diverged_at", "best_loss", "best_step", "status"):
+        left, right = jax.tree_util.tree_leaves(getattr(a, field)), jax.tree_util.tree_leaves(getattr(b, field))
+        assert len(left) == len(right), field
+        for x, y in zip(left, right):
+            assert x.dtype == y.dtype and x.shape == y.shape, field
+            np.testing.assert_array_equal(x, y, err_msg=field, strict=True)
+
+
+@pytest.mark.parametrize("optimizer, kwargs", [
+    (optim.SGD(lr=np.array([0.01, 0.05, 1.5], np.float32), momentum=0.5), dict(steps=200)),  # one diverges
+    (optim.Adam(lr=0.1), dict(steps=150, batch_size=8, seed=[0, 1], every=3, record_grads=True)),
+])
+def test_run_in_segments_is_bit_identical(optimizer, kwargs, monkeypatch):
+    prob = problems.seed_regression()
+    whole = ls.run(prob, optimizer, progress=False, **kwargs)
+    assert_same_run(whole, ls.run(prob, optimizer, progress=True, **kwargs))  # ten segments
+    monkeypatch.setattr(ls.runs, "SEGMENT_STEPS", 48)  # a "long" run: segments of 48 steps, no forced bar
+    assert_same_run(whole, ls.run(prob, optimizer, **kwargs))
+    if kwargs.get("batch_size") is None:  # the first step of divergence, found independently
+        bad = ~np.isfinite(whole.loss)
+        np.testing.assert_array_equal(whole.diverged_at, np.where(bad.any(axis=1), bad.argmax(axis=1), -1))
+
+
+def test_run_in_segments_with_model_state():
+    from test_state import batchnorm_mlp, make
+
+    params, state, x, y = make()
+    prob = ls.Problem.from_model(batchnorm_mlp, params, x, y, "cross_entropy", state=state)
+    kwargs = dict(steps=40, batch_size=5, every=2)
+    assert_same_run(ls.run(prob, optim.SGD(lr=0.1), progress=False, **kwargs),
+                    ls.run(prob, optim.SGD(lr=0.1), progress=True, **kwargs))
+
+
+def test_run_progress_bar_on_stderr_only_when_asked(capsys):
+    prob = problems.seed_regression()
+    ls.run(prob, optim.SGD(lr=0.1), steps=300, progress=True)
+    err = capsys.readouterr().err
+    assert "300/300" in err and "step" in err
+    ls.compare(prob, [optim.SGD(lr=0.1), optim.Adam(lr=0.1)], steps=300, progress=False)
+    assert capsys.readouterr().err == ""

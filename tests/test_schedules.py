@@ -116,3 +116,53 @@ def test_plateau_needs_the_loss():
     params = {"w": jnp.ones(2)}
     with pytest.raises(ValueError, match="ReduceLROnPlateau needs the loss"):
         opt.update(params, opt.init(params), params)
+
+
+BATCHED_FIELDS = [  # (batch of schedules, one torch scheduler per member) for SGD(lr=0.1) on L(W) = W² from W = 4
+    (optim.StepLR(0.1, step_size=np.array([1, 2, 3]), gamma=0.5),
+     lambda opt, k: __import__("torch").optim.lr_scheduler.StepLR(opt, step_size=[1, 2, 3][k], gamma=0.5)),
+    (optim.CosineAnnealingLR(0.1, T_max=np.array([2, 5]), eta_min=0.01),
+     lambda opt, k: __import__("torch").optim.lr_scheduler.CosineAnnealingLR(opt, T_max=[2, 5][k], eta_min=0.01)),
+    (optim.LinearWarmup(0.1, warmup_steps=3, start_factor=np.array([0.25, 0.5, 1.0])),
+     lambda opt, k: __import__("torch").optim.lr_scheduler.LinearLR(opt, start_factor=[0.25, 0.5, 1.0][k],
+                                                                    total_iters=3)),
+]
+
+
+@pytest.mark.parametrize("batch,_", BATCHED_FIELDS, ids=lambda c: type(c).__name__)
+def test_batched_count_fields_rebuild_under_vmap_axes(batch, _):
+    """JAX rebuilds a schedule with its transformations' values in the leaves (here vmap's axis spec 0 / None):
+    validation, meant for what a caller passes, used to refuse them ("step_size must be > 0, got step_size=0")."""
+    opt = optim.SGD(lr=batch)
+    axes = jax.tree.map(lambda a: 0 if np.ndim(a) else None, opt)
+    lrs = jax.vmap(lambda o: o.lr.value((), 4), in_axes=(axes,))(opt)
+    leaves, treedef = jax.tree.flatten(batch)
+    singles = [treedef.unflatten([np.asarray(x)[k].item() if np.ndim(x) else x for x in leaves])
+               for k in range(optim.batch_shape(batch)[0])]
+    np.testing.assert_allclose(lrs, [s.value((), 4) for s in singles], rtol=1e-6)
+
+
+@pytest.mark.parametrize("batch,torch_schedule", BATCHED_FIELDS, ids=lambda c: type(c).__name__)
+def test_run_of_a_batch_of_schedules_equals_each_schedule_and_torch(batch, torch_schedule):
+    import landscape as ls
+
+    torch = pytest.importorskip("torch")
+    steps = 8
+    traj = ls.run(ls.problems.bowl(), optim.SGD(lr=batch), steps)
+    n = optim.batch_shape(batch)[0]
+    assert traj.params["W"].shape == (n, steps + 1)
+    leaves, treedef = jax.tree.flatten(batch)
+    for k in range(n):
+        single = treedef.unflatten([np.asarray(x)[k].item() if np.ndim(x) else x for x in leaves])
+        np.testing.assert_allclose(traj.params["W"][k], ls.run(ls.problems.bowl(), optim.SGD(lr=single), steps)
+                                   .params["W"], rtol=1e-6)
+        w = torch.tensor(4.0, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.SGD([w], lr=0.1)
+        scheduler, path = torch_schedule(opt, k), [4.0]
+        for _ in range(steps):
+            opt.zero_grad()
+            (w * w).backward()
+            opt.step()
+            scheduler.step()
+            path.append(w.item())
+        np.testing.assert_allclose(traj.params["W"][k], path, rtol=1e-5)

@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -54,13 +55,8 @@ def test_status_uses_known_minimum(sgd_sweep):
         assert sw.steps_to_tol[index] == int(np.argmax(curve <= tol))
 
 
-def test_best_and_table_agree_with_arrays(sgd_sweep, tmp_path):
+def test_table_agrees_with_arrays(sgd_sweep, tmp_path):
     sw = sgd_sweep
-    best = sw.best()
-    index = np.unravel_index(np.nanargmin(sw.final_loss), sw.shape)
-    assert best["index"] == tuple(int(i) for i in index)
-    assert best["setting"] == {"lr": sw.axes["lr"][index[0]], "momentum": sw.axes["momentum"][index[1]]}
-    assert best["final_loss"] == pytest.approx(float(np.nanmin(sw.final_loss)))
     rows = sw.table()
     assert len(rows) == 35
     row = rows[3 * 5 + 2]
@@ -76,6 +72,68 @@ def test_best_and_table_agree_with_arrays(sgd_sweep, tmp_path):
     assert set(read[0]) >= {"lr", "momentum", "final_loss", "best_loss", "best_step", "steps_to_tol", "status",
                             "diverged_at", "final.bias", "final.weight"}
     assert float(read[17]["final_loss"]) == pytest.approx(float(sw.final_loss[3, 2]), rel=1e-6, nan_ok=True)
+
+
+def fastest_within(final_loss, loss_curves, level):
+    """Reference for Sweep.best, in plain NumPy over (*settings, seeds) arrays: among the settings whose mean final
+    loss is ≤ level, the fewest mean steps until the loss first got ≤ level (NaN when a seed never did), then the
+    lowest mean final loss. Returns (index, mean steps, number within, number tied)."""
+    mean_final = final_loss.mean(axis=-1)
+    hit = loss_curves <= level
+    first = np.where(hit.any(axis=-1), hit.argmax(axis=-1), np.nan).mean(axis=-1)
+    within = mean_final <= level
+    reached = within & np.isfinite(first)
+    tied = reached & (first == first[reached].min())
+    index = np.unravel_index(np.argmin(np.where(tied, mean_final, np.inf)), tied.shape)
+    return tuple(int(i) for i in index), float(first[index]), int(within.sum()), int(tied.sum())
+
+
+def test_best_is_the_fastest_setting_within_tol(sgd_sweep):
+    sw = sgd_sweep
+    tol = problems.seed_regression().min_value + 1e-3
+    index, steps, within, tied = fastest_within(sw.final_loss[..., None], sw.loss_curves[..., None, :], tol)
+    assert index != np.unravel_index(np.nanargmin(sw.final_loss), sw.shape)  # the lowest loss is a slower setting
+    best = sw.best()
+    assert (best["index"], best["steps_to_tol"], best["within_tol"], best["tied"]) == (index, steps, within, tied)
+    assert best["setting"] == {"lr": sw.axes["lr"][index[0]], "momentum": sw.axes["momentum"][index[1]]}
+    assert best["tol"] == pytest.approx(tol) and "fewest steps" in best["rule"]
+    assert best["final_loss"] == pytest.approx(float(sw.final_loss[index]))
+    np.testing.assert_array_equal(sw.within_tol(), sw.final_loss <= tol)
+    # a tolerance no setting reaches: 1e-3·max(1, |lowest|) above the lowest final loss, steps from the loss curves
+    unreachable = dataclasses.replace(sw, meta={**sw.meta, "tol": 0.1})
+    lowest = float(np.nanmin(sw.final_loss))
+    index, steps, within, tied = fastest_within(sw.final_loss[..., None], sw.loss_curves[..., None, :],
+                                                lowest + 1e-3)
+    best = unreachable.best()
+    assert (best["index"], best["steps_to_tol"], best["within_tol"], best["tied"]) == (index, steps, within, tied)
+    assert best["tol"] == pytest.approx(lowest + 1e-3) and "above the lowest" in best["rule"]
+
+
+def test_best_over_seeds_is_by_the_mean_with_its_spread(tmp_path):
+    prob = problems.seed_regression()
+    sw = ls.sweep(prob, optim.SGD, 80, lr=np.logspace(-1.5, -0.3, 5), momentum=[0.0, 0.5, 0.8], seeds=3,
+                  batch_size=25, keep="loss")
+    assert list(sw.axes) == ["lr", "momentum", "seed"]
+    index, steps, within, tied = fastest_within(sw.final_loss, sw.loss_curves, sw.meta["tol"])
+    per_seed = [np.unravel_index(np.nanargmin(sw.final_loss[..., k]), sw.shape[:2]) for k in range(3)]
+    assert any(tuple(map(int, i)) != index for i in per_seed)  # not every seed alone agrees: the mean decides
+    best = sw.best()
+    assert (best["index"], best["within_tol"], best["tied"], best["seeds"]) == (index, within, tied, 3)
+    assert best["setting"] == {"lr": sw.axes["lr"][index[0]], "momentum": sw.axes["momentum"][index[1]]}
+    assert best["steps_to_tol"] == pytest.approx(steps)
+    assert best["final_loss"] == pytest.approx(float(np.mean(sw.final_loss[index])), rel=1e-6)
+    assert best["final_loss_std"] == pytest.approx(float(np.std(sw.final_loss[index])), rel=1e-4)
+    np.testing.assert_allclose(sw.mean("final_loss"), sw.final_loss.mean(axis=-1), rtol=1e-6)
+    np.testing.assert_allclose(sw.spread("final_loss"), np.std(sw.final_loss, axis=-1), rtol=1e-4)
+    assert sw.optimizer(best["index"]) == optim.SGD(lr=float(sw.axes["lr"][index[0]]),
+                                                    momentum=float(sw.axes["momentum"][index[1]]))
+    sw.to_csv(tmp_path / "s.csv")  # one row per setting: means and standard deviations over the seeds
+    with open(tmp_path / "s.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 15 and {"seeds", "final_loss", "final_loss_std", "steps_to_tol_std"} <= set(rows[0])
+    row = rows[index[0] * 3 + index[1]]
+    assert float(row["final_loss_std"]) == pytest.approx(float(np.std(sw.final_loss[index])), rel=1e-4)
+    assert int(row["converged"]) == int((sw.final_loss[index] <= sw.meta["tol"]).sum())
 
 
 def test_save_load_round_trip(sgd_sweep, tmp_path):
@@ -159,6 +217,24 @@ def test_gradient_criterion_without_known_minimum():
 def test_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
         ls.sweep(problems.seed_regression(), optim.SGD, 10, **kwargs)
+
+
+@pytest.mark.parametrize("problem, kwargs, match", [
+    (problems.seed_regression, dict(), r"no hyperparameter is swept \(no grid\).*lr=np.logspace.*ls.run\(problem"),
+    (problems.seed_regression, dict(lr=0.1, seeds=3, batch_size=10), r"no hyperparameter is swept \(lr=0.1\)"),
+    (problems.seed_regression, dict(lr=[0.1], tol=-1.0), r"tol=-1.0 is below the lowest loss of 'seed-regression'"),
+    (problems.ols, dict(lr=[0.1], tol=1e-9), r"tol=1e-09 is below the lowest loss of 'ols' \(9.05"),
+])
+def test_no_grid_and_unreachable_tol_are_refused(problem, kwargs, match):
+    """Both used to run: a 0-d "sweep" of one setting, and a table where nothing can converge."""
+    with pytest.raises(ValueError, match=match):
+        ls.sweep(problem(), optim.SGD, 10, **kwargs)
+
+
+def test_negative_tol_above_a_negative_minimum_is_accepted():
+    sw = ls.sweep(problems.six_hump_camel(), optim.SGD, 200, init={"x": 0.0, "y": -0.6}, lr=[0.01, 0.03],
+                  tol=-1.0)  # minimum −1.0316
+    assert sw.meta["tol"] == -1.0 and (sw.status == ls.Status.CONVERGED).all()
 
 
 def test_optimizer_class_error():

@@ -28,14 +28,14 @@ from pathlib import Path
 from landscape._files import atomic_write_text
 from landscape.bench.common import format_target, new_result_path, write_json
 
-SUITE = ("grid", "networks", "trajectories", "sweep", "startup")
+SUITE = ("grid", "networks", "trajectories", "sweep", "startup", "memory")
 # How each workload runs: the command its flags follow (the suite's names stay those of the result files and tables)
 WORKLOADS = {name: [sys.executable, "-m", f"landscape.bench.{module}"] for name, module in (
     ("roofline", "roofline"), ("grid", "map_speed"), ("networks", "network_speed"), ("trajectories", "run_speed"),
-    ("sweep", "sweep_speed"), ("startup", "startup"))}
+    ("sweep", "sweep_speed"), ("startup", "startup"), ("memory", "memory_use"))}
 # extra flags for --quick: the workloads' own --quick plus the cuts that bring the suite to about a minute on 2 cores
 QUICK_FLAGS = {"roofline": [], "grid": [], "networks": ["--no-sweep"], "trajectories": ["--no-diagnostics"],
-               "sweep": ["--no-cli"], "startup": []}
+               "sweep": ["--no-cli"], "startup": [], "memory": []}
 TIMEOUT_S = {True: 600.0, False: 3600.0}  # per workload, quick / full
 
 # Compulsory device-memory traffic of each workload (the memory side of the roofline), float32:
@@ -216,7 +216,7 @@ def normalize(name: str, data: dict) -> list[dict]:
         else:  # startup and any future workload: rows already in the suite's shape
             row = _base_row(name, r, sizes=r.get("sizes", "-"), throughput=r.get("throughput"), unit=r.get("unit"),
                             ratio=r.get("ratio"), bytes_per_unit=r.get("bytes_per_unit"),
-                            peak_fresh_process=name == "startup")
+                            peak_fresh_process=name in ("startup", "memory"))
         if row["throughput"] and row.get("bytes_per_unit"):
             row["gbytes_per_s"] = row["throughput"] * row["bytes_per_unit"] / 1e9
         rows.append(row)

@@ -17,7 +17,7 @@ import numpy as np
 
 
 def _concrete(x):
-    """``x`` as a NumPy array if it is a concrete number or array, else None (tracers, placeholders)."""
+    """``x`` as a NumPy array if it is a concrete number or array, else None (tracers)."""
     if isinstance(x, jax.core.Tracer):
         return None
     if isinstance(x, (bool, int, float, np.ndarray, np.generic, jax.Array)):
@@ -46,24 +46,99 @@ def nonnegative(owner, **values):
 
 
 def check_betas(owner, betas):
-    """torch's ``0.0 <= betas[i] < 1.0`` checks."""
+    """torch's ``0.0 <= betas[i] < 1.0`` checks (``betas`` a pair, see :meth:`Hyperparameters._check_types`)."""
     for i, b in enumerate(betas):
         check(owner, f"betas[{i}] must be in [0, 1)", lambda x: (x >= 0) & (x < 1), **{f"betas[{i}]": b})
 
 
-class Hyperparameters:
-    """Mixin for the NamedTuple of an optimizer or schedule: validation on construction.
+def _numeric(value) -> bool:
+    """A number, a bool or an array of them (NumPy or JAX), or a tracer: what a hyperparameter holds."""
+    if isinstance(value, jax.core.Tracer):
+        return True
+    if isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)):
+        return True
+    return isinstance(value, (np.ndarray, jax.Array)) and np.dtype(value.dtype).kind in "biuf"
 
-    jax rebuilds pytrees by calling the type, so ``_validate`` must tolerate tracers and
-    placeholder leaves (``check`` skips them). ``_make`` (used internally) skips validation.
+
+def _kind(value) -> str:
+    """How a message names a value's type: ``a str``, ``a dict``."""
+    name = type(value).__name__
+    return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
+
+
+class Hyperparameters:
+    """Mixin for the NamedTuple of an optimizer or schedule: type and value checks on construction.
+
+    Every subclass with fields is a pytree whose leaves are its hyperparameters (``_static_fields`` are aux data).
+    JAX rebuilds it with whatever its transformations put in the leaves (tracers, ``vmap`` axis specs such as 0
+    or None), so rebuilding goes through ``_make``, which skips the checks: they are for values a caller passes.
+    Value checks skip tracers (a sweep builds its optimizers inside traced code).
     """
 
     __slots__ = ()
+    _static_fields = ()  # fields that are pytree aux data (strings such as a mode), not leaves
+    _schedule_fields = ()  # fields that may hold a schedule
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if hasattr(cls, "_fields"):
+            dynamic = [k for k in cls._fields if k not in cls._static_fields]
+
+            def flatten_with_keys(self):
+                return ([(jax.tree_util.GetAttrKey(k), getattr(self, k)) for k in dynamic],
+                        tuple(getattr(self, k) for k in cls._static_fields))
+
+            def unflatten(static, children):
+                values = {**dict(zip(dynamic, children)), **dict(zip(cls._static_fields, static))}
+                return cls._make(values[k] for k in cls._fields)
+
+            jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten)
 
     def __new__(cls, *args, **kwargs):
+        doubled = [k for k in cls._fields[:len(args)] if k in kwargs]
+        if doubled:
+            raise TypeError(f"{cls.__name__}: {doubled[0]} given twice, by position and as {doubled[0]}=…. "
+                            f"{cls._hint(doubled[0], None)}".rstrip())
         self = super().__new__(cls, *args, **kwargs)
+        self._check_types()
         self._validate()
         return self
+
+    def _check_types(self):
+        """A TypeError (ValueError for a ``betas`` of the wrong length) for a field that is not a number or
+        array of numbers (or, where allowed, a schedule)."""
+        owner = type(self).__name__
+        for name, value in zip(self._fields, self):
+            if name in self._static_fields or (name in self._schedule_fields and isinstance(value, Schedule)):
+                continue
+            if name == "betas":
+                if not isinstance(value, (tuple, list)) or len(value) != 2:
+                    raise ValueError(f"{owner}: betas must be a pair (beta1, beta2), e.g. betas=(0.9, 0.999), got "
+                                     f"betas={value!r}.")
+                values = dict(zip(("betas[0]", "betas[1]"), value))
+            else:
+                values = {name: value}
+            for label, v in values.items():
+                if not _numeric(v):
+                    expected = "a number, an array of numbers (a batch) or a schedule" \
+                        if name in self._schedule_fields else "a number or an array of numbers (a batch)"
+                    raise TypeError(f"{owner}: {label} must be {expected}, got {_kind(v)} ({v!r:.60}). "
+                                    f"{self._hint(name, v)}".rstrip())
+
+    @classmethod
+    def _hint(cls, name, value) -> str:
+        """How to fix the likely mistake that passed ``value`` as field ``name``."""
+        if isinstance(value, str):
+            return "Pass numbers, not strings."
+        if type(value) in (list, tuple) and all(isinstance(v, (int, float)) for v in value):
+            return "For a batch of settings, pass an array, e.g. np.array([0.1, 0.2])."
+        if name != "lr":
+            return ""
+        if issubclass(cls, Schedule):
+            return ("A schedule wraps the learning rate, not an optimizer (torch's StepLR(optimizer, …)): pass the "
+                    "base lr here and the schedule as the optimizer's lr, e.g. SGD(lr=StepLR(0.1, step_size=30)).")
+        return ("landscape optimizers take no parameters (torch's SGD(params, lr=…)): pass hyperparameters only, "
+                "e.g. SGD(lr=0.1), and the parameters to the problem or ls.run(init=…).")
 
     def _validate(self):
         pass
@@ -147,6 +222,7 @@ class Optimizer(Hyperparameters):
     """
 
     __slots__ = ()
+    _schedule_fields = ("lr",)
 
     def init(self, params):
         """Optimizer state for ``params``: ``count`` 0, initial buffers, the schedule's state."""

@@ -98,6 +98,7 @@ class LinearWarmup(Schedule, _LinearWarmupFields):
     """
 
     __slots__ = ()
+    _schedule_fields = ("lr",)
 
     def _validate(self):
         if isinstance(self.lr, ReduceLROnPlateau):
@@ -149,6 +150,7 @@ class ReduceLROnPlateau(Schedule, _ReduceLROnPlateauFields):
     """
 
     __slots__ = ()
+    _static_fields = ("mode", "threshold_mode")
 
     def _validate(self):
         if self.mode not in ("min", "max"):
@@ -188,18 +190,3 @@ class ReduceLROnPlateau(Schedule, _ReduceLROnPlateauFields):
         lr = jnp.where(reduce & (state.lr - new_lr > _f(self.eps)), new_lr, state.lr)
         counter = jnp.where(reduce, jnp.asarray(self.cooldown, jnp.int32), counter)
         return PlateauState(lr, best, jnp.where(reduce, 0, bad), counter)
-
-
-_STATIC = ("mode", "threshold_mode")
-
-
-def _plateau_flatten(s):
-    return [v for k, v in zip(s._fields, s) if k not in _STATIC], (s.mode, s.threshold_mode)
-
-
-def _plateau_unflatten(aux, children):
-    names = [k for k in _ReduceLROnPlateauFields._fields if k not in _STATIC]
-    return ReduceLROnPlateau(**dict(zip(names, children)), **dict(zip(_STATIC, aux)))
-
-
-jax.tree_util.register_pytree_node(ReduceLROnPlateau, _plateau_flatten, _plateau_unflatten)

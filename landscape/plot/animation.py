@@ -65,7 +65,7 @@ def animate(m, trajs, path, *, fps: float = 10, every: int = 1, max_frames: int 
 
     from landscape.plot.maps import loss_map
     from landscape.plot.maps import surface as draw_surface
-    from landscape.plot.paths import path_data, trajectories
+    from landscape.plot.paths import diverged_step, path_data, trajectories
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -90,15 +90,21 @@ def animate(m, trajs, path, *, fps: float = 10, every: int = 1, max_frames: int 
         if surface:
             ax = fig.add_subplot(projection="3d")
             drawn = draw_surface(m, trajs=trajs, ax=ax, log=log, sqrt=sqrt, labels=labels, colors=colors)
-            lines = drawn.lines
-            heights = [np.asarray(line.get_data_3d()[2]) for line in lines]
         else:
             ax = fig.add_subplot()
             loss_map(m, ax=ax, kind=kind, log=log, sqrt=sqrt, levels=levels, cmap=cmap, mark_min=True)
-            lines = trajectories(trajs, ax=ax, labels=labels, colors=colors, legend=legend, x=m.x_label,
-                                 y=m.y_label).lines
+            drawn = trajectories(trajs, ax=ax, labels=labels, colors=colors, legend=legend, x=m.x_label,
+                                 y=m.y_label)
+        lines = drawn.lines
+        # what each frame shows of a path is what was drawn of it (a diverged path: until it leaves the map)
+        shown = [np.asarray(line.get_data_3d() if surface else line.get_data(), float) for line in lines]
+        crosses = iter(drawn.diverged)  # the cross of each diverged path with a point on the map, in order
+        cross_of = [next(crosses) if diverged_step(p) is not None and data.shape[1] else None
+                    for p, data in zip(paths, shown)]
         heads = []
-        for line in lines:
+        for line, cross in zip(lines, cross_of):
+            if cross is not None:  # it appears when its path gets there
+                cross.set_animated(True)
             line.set_animated(True)
             (head,) = ax.plot(*([[]] * (3 if surface else 2)), marker="o", markersize=8, color=line.get_color(),
                               markeredgecolor="white", linestyle="none", animated=True, zorder=8)
@@ -111,17 +117,18 @@ def animate(m, trajs, path, *, fps: float = 10, every: int = 1, max_frames: int 
         frames = []
         for k in index:
             canvas.restore_region(background)
-            for n, (line, head, p) in enumerate(zip(lines, heads, paths)):
-                upto = min(k, len(p.x) - 1) + 1
-                last = slice(upto - 1, upto)
+            for line, head, cross, data in zip(lines, heads, cross_of, shown):
+                upto = min(k, data.shape[1] - 1) + 1
                 if surface:
-                    line.set_data_3d(p.x[:upto], p.y[:upto], heights[n][:upto])
-                    head.set_data_3d(p.x[last], p.y[last], heights[n][last])
+                    line.set_data_3d(*data[:, :upto])
+                    head.set_data_3d(*data[:, upto - 1:upto])
                 else:
-                    line.set_data(p.x[:upto], p.y[:upto])
-                    head.set_data(p.x[last], p.y[last])
+                    line.set_data(*data[:, :upto])
+                    head.set_data(*data[:, upto - 1:upto])
                 ax.draw_artist(line)
                 ax.draw_artist(head)
+                if cross is not None and upto == data.shape[1]:
+                    ax.draw_artist(cross)
             step = int(steps_of[min(k, len(steps_of) - 1)])
             caption.set_text(f"{title}, step {step}" if title else f"step {step}")
             ax.draw_artist(caption)

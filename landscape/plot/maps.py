@@ -10,8 +10,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from matplotlib import colors, ticker
 
-from landscape.plot.figures import new_axes
-from landscape.plot.paths import path_data
+from landscape.plot.figures import block_centres, drawn_size, new_axes, reduced
+from landscape.plot.paths import diverged_label, diverged_step, in_view, path_data
 from landscape.results import higher_is_better
 
 KINDS = ("heatmap", "contour", "filled")
@@ -20,7 +20,7 @@ KINDS = ("heatmap", "contour", "filled")
 class MapPlot(NamedTuple):
     """What :func:`loss_map` drew: ``mappable`` (``AxesImage`` for a heatmap, ``QuadContourSet`` otherwise),
     ``lines`` (the labelled contour lines, or None), ``colorbar`` and ``minimum`` (the marker's ``Line2D``), each
-    None when not drawn, and the ``values`` shown (masked; √loss with ``sqrt``)."""
+    None when not drawn, and the ``values`` shown (masked: in the metric's own units, whatever the colour scale)."""
 
     ax: Any
     mappable: Any
@@ -31,18 +31,20 @@ class MapPlot(NamedTuple):
 
 
 class SurfacePlot(NamedTuple):
-    """What :func:`surface` drew: the ``Poly3DCollection``, one ``Line3D`` per path, the minimum's marker."""
+    """What :func:`surface` drew: the ``Poly3DCollection``, one ``Line3D`` per path (a diverged one's up to its last
+    point over the map), the minimum's marker and the divergence markers (a red cross at each of those points)."""
 
     ax: Any
     surface: Any
     lines: list
     minimum: Any
+    diverged: list
 
 
 def scaled_values(values, *, log: bool = False, sqrt: bool = False, owner: str = "plot.loss_map") -> np.ma.MaskedArray:
-    """The values to draw, masked where they are not finite (and, for log or √, negative or zero / negative)."""
+    """The values to draw, masked where they are not finite (and, for a log or √ scale, ≤ 0 or < 0)."""
     if log and sqrt:
-        raise ValueError(f"{owner}: choose log=True (logarithmic colours) or sqrt=True (√loss), not both.")
+        raise ValueError(f"{owner}: choose log=True (logarithmic colours) or sqrt=True (√ colours), not both.")
     shown = np.ma.masked_invalid(np.asarray(values, dtype=float))
     if log:
         shown = np.ma.masked_less_equal(shown, 0)
@@ -52,8 +54,28 @@ def scaled_values(values, *, log: bool = False, sqrt: bool = False, owner: str =
         shown = np.ma.masked_less(shown, 0)
         if shown.count() == 0:
             raise ValueError(f"{owner}: sqrt=True needs some non-negative loss values; this map has none.")
-        shown = np.ma.sqrt(shown)
     return shown
+
+
+def _norm(lo: float, hi: float, log: bool, sqrt: bool):
+    """The colour scale from ``lo`` to ``hi`` (the metric's units): logarithmic, square-root (the colours of √loss,
+    seed 004's) or linear (None: matplotlib's default)."""
+    if log:
+        return colors.LogNorm(lo, hi)
+    return colors.FuncNorm((_root, np.square), lo, hi) if sqrt else None
+
+
+def _root(values):
+    """√ of the values, 0 below 0 (a colour bar's scale evaluates points beyond its ends)."""
+    return np.sqrt(np.maximum(values, 0))
+
+
+def _drawn_view(m, metric: str, rows: int, cols: int):
+    """``(values, xs, ys)``: ``metric`` of the map ``m`` reduced to at most ``rows × cols`` cells (each the best of
+    its block of points: the lowest loss, the highest accuracy), with the blocks' centre coordinates."""
+    values, row_starts, col_starts = reduced(m.metric(metric), rows, cols,
+                                             keep="max" if higher_is_better(metric) else "min")
+    return values, block_centres(m.xs, col_starts), block_centres(m.ys, row_starts)
 
 
 def _levels(shown: np.ma.MaskedArray, levels, log: bool):
@@ -84,12 +106,12 @@ def _levels(shown: np.ma.MaskedArray, levels, log: bool):
 
 
 def _value_label(log: bool, sqrt: bool, metric: str = "loss") -> str:
-    return f"√{metric}" if sqrt else f"{metric} (log scale)" if log else metric
+    return f"{metric} (√ scale)" if sqrt else f"{metric} (log scale)" if log else metric
 
 
 def loss_map(m, *, metric: str = "loss", kind: str = "heatmap", log: bool = False, sqrt: bool = False, levels=None,
              cmap: str | None = None, colorbar: bool = True, mark_min: bool = True, ax=None, title: str | bool = True,
-             clabel: bool = True) -> MapPlot:
+             clabel: bool = True, resolution: int | None = None) -> MapPlot:
     """Draw a :class:`~landscape.LossMap`; axis labels are the map's parameter names.
 
     Args:
@@ -98,34 +120,41 @@ def loss_map(m, *, metric: str = "loss", kind: str = "heatmap", log: bool = Fals
         kind: ``"heatmap"`` (an image with the map's extent: seed 000's look), ``"contour"`` (labelled contour
             lines) or ``"filled"`` (filled contours under dashed, labelled lines: seed 004's look).
         log: logarithmic colour scale (and log-spaced contour levels).
-        sqrt: draw √loss (seed 004 contours √MSE, an RMSE, to spread the levels of a quadratic bowl).
-        levels: number of contour levels, or the levels themselves (on the drawn scale: √loss with ``sqrt``).
+        sqrt: square-root colour scale: the colours and contour levels of √loss (seed 004 contours √MSE, an RMSE,
+            to spread the levels of a quadratic bowl); the colour bar and contour labels still read loss values.
+        levels: number of contour levels (evenly spaced on the colour scale), or the levels themselves.
         cmap: colour map; default ``"terrain"`` for a heatmap, ``"viridis"`` for contours.
         colorbar: add a colour bar.
         mark_min: star the grid's best value (the lowest; the highest for an accuracy).
         ax: axes to draw on (default: a new figure).
         title: a title, or True for "<problem> loss", or False for none.
         clabel: label the contour lines with their values.
+        resolution: at most this many rows and columns are drawn (default: twice the axes' size in pixels); a
+            bigger map is drawn from its :func:`reduced` view (each cell the best of its block of points), so a
+            16384² map draws as fast and as small as the figure. The star marks the best of every point.
 
     Returns:
-        A :class:`MapPlot` (``ax``, ``mappable``, ``lines``, ``colorbar``, ``minimum``, ``values``).
+        A :class:`MapPlot` (``ax``, ``mappable``, ``lines``, ``colorbar``, ``minimum``, ``values``: what was drawn).
     """
     if kind not in KINDS:
         raise ValueError(f"plot.loss_map: kind must be one of {', '.join(map(repr, KINDS))}, got {kind!r}.")
     ax = new_axes(ax)
-    values = m.metric(metric)
+    values, xs, ys = _drawn_view(m, metric, *drawn_size(ax, resolution))
     shown = scaled_values(values, log=log, sqrt=sqrt)
-    xs, ys = np.asarray(m.xs, float), np.asarray(m.ys, float)
     cmap = cmap or ("terrain" if kind == "heatmap" else "viridis")
     lines = None
     if kind == "heatmap":
-        norm = colors.LogNorm(float(shown.min()), float(shown.max())) if log else None
-        dx, dy = (xs[-1] - xs[0]) / max(len(xs) - 1, 1) / 2, (ys[-1] - ys[0]) / max(len(ys) - 1, 1) / 2
-        mappable = ax.imshow(shown, origin="lower", extent=(xs[0] - dx, xs[-1] + dx, ys[0] - dy, ys[-1] + dy),
+        norm = _norm(float(shown.min()), float(shown.max()), log, sqrt)
+        full_x, full_y = np.asarray(m.xs, float), np.asarray(m.ys, float)  # (the extent of every grid point)
+        dx = (full_x[-1] - full_x[0]) / max(len(full_x) - 1, 1) / 2
+        dy = (full_y[-1] - full_y[0]) / max(len(full_y) - 1, 1) / 2
+        mappable = ax.imshow(shown, origin="lower",
+                             extent=(full_x[0] - dx, full_x[-1] + dx, full_y[0] - dy, full_y[-1] + dy),
                              aspect="auto", cmap=cmap, norm=norm, interpolation="nearest")
     else:
-        level_values = _levels(shown, levels, log)
-        norm = colors.LogNorm(level_values[0], level_values[-1]) if log else None
+        level_values = np.square(_levels(np.ma.sqrt(shown), levels, False)) if sqrt and np.ndim(levels) != 1 \
+            else _levels(shown, levels, log)
+        norm = _norm(level_values[0], level_values[-1], log, sqrt)
         if kind == "filled":
             mappable = ax.contourf(xs, ys, shown, levels=level_values, cmap=cmap, norm=norm, extend="neither")
             lines = ax.contour(xs, ys, shown, levels=level_values, colors="black", linestyles="dashed",
@@ -134,18 +163,18 @@ def loss_map(m, *, metric: str = "loss", kind: str = "heatmap", log: bool = Fals
             mappable = lines = ax.contour(xs, ys, shown, levels=level_values, cmap=cmap, norm=norm, linewidths=1.2)
         if clabel:
             ax.clabel(lines, inline=True, fontsize=8, fmt="%.2g" if log else "%.3g")
-        ax.set_xlim(xs[0], xs[-1])
-        ax.set_ylim(ys[0], ys[-1])
+        ax.set_xlim(m.xs[0], m.xs[-1])
+        ax.set_ylim(m.ys[0], m.ys[-1])
     ax.set_xlabel(m.x_label)
     ax.set_ylabel(m.y_label)
     if title is True and m.meta.get("problem"):
-        ax.set_title(f"{m.meta['problem']} " + (f"√{metric}" if sqrt else metric))
+        ax.set_title(f"{m.meta['problem']} {metric}")
     elif isinstance(title, str):
         ax.set_title(title)
     bar = ax.figure.colorbar(mappable, ax=ax, label=_value_label(log, sqrt, metric),
                              ticks=ticker.LogLocator() if log and kind != "heatmap" else None) if colorbar else None
     minimum = None
-    if mark_min and np.isfinite(values).any():
+    if mark_min and np.isfinite(values).any():  # (a reduced map has a finite cell where the map has one)
         x, y, value = m.best(metric)
         (minimum,) = ax.plot([x], [y], marker="*", color="red", markeredgecolor="white", markersize=14,
                              linestyle="none", label=f"grid {_best_word(metric)} {value:.3g}", zorder=4)
@@ -209,11 +238,13 @@ def surface(m, *, metric: str = "loss", trajs=None, elev: float = 35, azim: floa
         metric: the height: ``"loss"`` or any name in ``m.metrics``.
         trajs: optional paths (a Trajectory or ``compare``'s ``{label: Trajectory}``); each is drawn at height
             loss(θ_t), its recorded loss (on a 2-parameter problem, exactly the surface's height); loss surfaces
-            only.
+            only. A diverged path is drawn while it is over the map, its last point there marked with a red cross
+            and its label saying "diverged at step k".
         elev, azim: the viewing angles (degrees).
         ax: 3-D axes (``fig.add_subplot(projection="3d")``); default a new figure.
         log: height log₁₀(loss); sqrt: height √loss (applied to the paths too).
-        resolution: at most this many rows and columns of the map are drawn (a 3-D mesh is slow to render).
+        resolution: at most this many rows and columns of the map are drawn (a 3-D mesh is slow to render): its
+            :func:`reduced` view, each cell the best of its block of points.
         labels, colors: path labels and colours (as in :func:`~landscape.plot.trajectories`).
 
     Returns:
@@ -222,11 +253,11 @@ def surface(m, *, metric: str = "loss", trajs=None, elev: float = 35, azim: floa
     if trajs is not None and metric != "loss":
         raise ValueError(f"plot.surface: paths are drawn at their loss; draw them over the loss, not {metric!r}.")
     ax = new_axes(ax, figsize=(7.0, 5.6), projection="3d")
-    shown = scaled_values(m.metric(metric), log=log, sqrt=sqrt, owner="plot.surface")
-    height = np.ma.log10(shown) if log else shown
-    step_y, step_x = max(1, -(-len(m.ys) // resolution)), max(1, -(-len(m.xs) // resolution))
-    gx, gy = np.meshgrid(np.asarray(m.xs, float)[::step_x], np.asarray(m.ys, float)[::step_y])
-    z = height[::step_y, ::step_x].filled(np.nan)
+    values, xs, ys = _drawn_view(m, metric, resolution, resolution)
+    shown = scaled_values(values, log=log, sqrt=sqrt, owner="plot.surface")
+    height = np.ma.log10(shown) if log else np.ma.sqrt(shown) if sqrt else shown
+    gx, gy = np.meshgrid(xs, ys)
+    z = height.filled(np.nan)
     ax.computed_zorder = False  # draw in zorder: the paths stay in front of the surface
     surf = ax.plot_surface(gx, gy, z, cmap=cmap, alpha=alpha, linewidth=0, edgecolor="none", antialiased=False,
                            vmin=np.nanmin(z), vmax=np.nanmax(z), zorder=1)
@@ -244,7 +275,7 @@ def surface(m, *, metric: str = "loss", trajs=None, elev: float = 35, azim: floa
         v = np.log10(value) if log and value > 0 else np.sqrt(max(value, 0)) if sqrt else value
         minimum = ax.scatter([x], [y], [v], s=60, c="black", depthshade=False,
                              label=f"grid {_best_word(metric)} {value:.3g}", zorder=3)
-    lines = []
+    lines, crosses = [], []
     if trajs is not None:
         paths = path_data(trajs, labels, x=m.x_label, y=m.y_label)
         if colors is not None and len(colors) < len(paths):
@@ -253,11 +284,20 @@ def surface(m, *, metric: str = "loss", trajs=None, elev: float = 35, azim: floa
             zs = path.loss
             zs = np.log10(np.where(zs > 0, zs, np.nan)) if log else np.sqrt(np.where(zs >= 0, zs, np.nan)) if sqrt \
                 else zs
-            (line,) = ax.plot(path.x, path.y, zs, marker="o", markersize=3, linewidth=1.8, label=path.label,
+            step = diverged_step(path)  # drawn while over the map: a 3-D axes does not clip what leaves it
+            shown = len(path.x) if step is None else \
+                in_view(path, ((m.xs[0], m.xs[-1]), (m.ys[0], m.ys[-1])))[0] + 1
+            (line,) = ax.plot(path.x[:shown], path.y[:shown], zs[:shown], marker="o", markersize=3, linewidth=1.8,
+                              label=path.label if step is None else diverged_label(path.label, step),
                               color=None if colors is None else colors[k], zorder=10)
             lines.append(line)
+            if step is not None and shown:
+                (cross,) = ax.plot(path.x[shown - 1:shown], path.y[shown - 1:shown], zs[shown - 1:shown],
+                                   marker="X", color="red", markeredgecolor="white", markersize=10,
+                                   linestyle="none", zorder=11)
+                crosses.append(cross)
         if any(line.get_label() and not line.get_label().startswith("_") for line in lines):
             ax.legend(loc="upper left", fontsize="small")
     ax.set_xlim(m.xs[0], m.xs[-1])
     ax.set_ylim(m.ys[0], m.ys[-1])
-    return SurfacePlot(ax, surf, lines, minimum)
+    return SurfacePlot(ax, surf, lines, minimum, crosses)

@@ -1,6 +1,9 @@
 """Optimizer paths over a loss map (with seed 004's gradient arrows), and loss curves.
 
 Consumes :class:`~landscape.Trajectory` results (NumPy arrays); nothing traces JAX.
+
+A diverged path never decides what a picture shows: the view holds the paths that did not diverge (:func:`view_box`),
+a diverged path is drawn until it leaves the view and marked there, and its label says "diverged at step k".
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ LOSS = "loss"  # pseudo-parameter: the loss itself, as the y coordinate (1-param
 
 
 class PathPlot(NamedTuple):
-    """What :func:`trajectories` drew: one ``Line2D`` per path (its data is the path), the start markers, the
-    ``Quiver`` of gradient arrows per path (empty without ``arrows``) and the divergence markers."""
+    """What :func:`trajectories` drew: one ``Line2D`` per path (its data is the path; a diverged one's up to where it
+    leaves the view, cut at the view's edge), the start markers, the ``Quiver`` of gradient arrows per path (empty
+    without ``arrows``) and the divergence markers (one per diverged path with a point in view: its last one)."""
 
     ax: Any
     lines: list
@@ -155,6 +159,72 @@ def path_data(trajs, labels=None, *, x: str | None = None, y: str | None = None,
     return out
 
 
+def diverged_step(path: Path) -> int | None:
+    """The step at which ``path`` diverged (a non-finite loss or parameter), None if it did not."""
+    return int(path.traj.diverged_at[path.index]) if path.traj.diverged[path.index] else None
+
+
+def diverged_label(label: str | None, step: int) -> str:
+    """A diverged path's legend label: ``"<label>, diverged at step <step>"``."""
+    return f"{label}, diverged at step {step}" if label else f"diverged at step {step}"
+
+
+def _until_divergence(path: Path) -> int:
+    """How many of the path's points count: all, or a diverged path's up to the first one recorded at or after its
+    divergence (the parameters stay at their last finite values from there on)."""
+    step = diverged_step(path)
+    if step is None:
+        return len(path.x)
+    return min(len(path.x), int(np.searchsorted(np.asarray(path.traj.steps), step, side="left")) + 1)
+
+
+def _first_steps(path: Path) -> int:
+    """How many of a diverged path's first points keep its loss within ten times the starting loss."""
+    loss = path.loss[:_until_divergence(path)]
+    calm = np.isfinite(loss) & (np.abs(loss) <= 10 * np.abs(loss[:1]))
+    return int(np.cumprod(calm).sum())
+
+
+def view_box(paths: list[Path]) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """``((x_lo, x_hi), (y_lo, y_hi))``: the part of the plane a picture of ``paths`` (from :func:`path_data`)
+    shows. It holds every finite point of the paths that did not diverge and every start; a diverged path does not
+    stretch it (when all diverged: their first steps, while the loss stays within ten times its start). None when
+    there is no finite point."""
+    calm = [p for p in paths if diverged_step(p) is None]
+    points = [(p.x, p.y) for p in calm] or [(p.x[:_first_steps(p)], p.y[:_first_steps(p)]) for p in paths]
+    xs = np.concatenate([x for x, _ in points] + [p.x[:1] for p in paths])
+    ys = np.concatenate([y for _, y in points] + [p.y[:1] for p in paths])
+    finite = np.isfinite(xs) & np.isfinite(ys)
+    if not finite.any():
+        return None
+    return (float(xs[finite].min()), float(xs[finite].max())), (float(ys[finite].min()), float(ys[finite].max()))
+
+
+def padded(box, fraction: float = 0.05) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``box`` widened by ``fraction`` of its size on each side (by a little where it has none)."""
+    return tuple((lo - fraction * max(hi - lo, 1e-3), hi + fraction * max(hi - lo, 1e-3)) for lo, hi in box)
+
+
+def in_view(path: Path, box) -> tuple[int, np.ndarray, np.ndarray]:
+    """A diverged path's part in ``box``: ``(last, x, y)``, its points up to its last one in the box before it first
+    leaves it (index ``last``, −1 when it starts outside) and the point where it crosses the box's edge."""
+    n = _until_divergence(path)
+    x, y = path.x[:n], path.y[:n]
+    (x0, x1), (y0, y1) = box
+    inside = np.isfinite(x) & np.isfinite(y) & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+    leaves = np.flatnonzero(~inside)
+    if not leaves.size:
+        return n - 1, x, y
+    last = int(leaves[0]) - 1
+    if last < 0 or not (np.isfinite(x[last + 1]) and np.isfinite(y[last + 1])):
+        return last, x[:last + 1], y[:last + 1]
+    (px, py), (qx, qy) = (x[last], y[last]), (x[last + 1], y[last + 1])  # the segment from inside to outside
+    # how far along it the first edge it crosses is
+    cut = min([(edge - a) / (b - a) for a, b, lo, hi in ((px, qx, x0, x1), (py, qy, y0, y1))
+               for edge in ((hi,) if b > hi else (lo,) if b < lo else ())], default=1.0)
+    return last, np.r_[x[:last + 1], px + cut * (qx - px)], np.r_[y[:last + 1], py + cut * (qy - py)]
+
+
 def _lr(traj, index) -> float | None:
     """The path's learning rate when it is a plain number (per batch element), else None (a schedule, a loaded
     trajectory whose optimizer is only a label)."""
@@ -195,10 +265,15 @@ def trajectories(trajs, *, ax=None, x: str | None = None, y: str | None = None, 
             longest arrow to a tenth of the plot when the learning rate is not a plain number.
         colors: one colour per path (default: matplotlib's colour cycle).
         keep_limits: when the axes already show a map, keep its limits instead of zooming out to the paths.
+            Otherwise a diverged path is the one thing that never widens the limits (:func:`view_box`).
         until: draw the paths up to this step only (e.g. seed 004's arrows over the first 30 steps).
 
+    A diverged path is drawn until it leaves the view (its line cut at the edge), its last point in view is marked
+    with a red cross, and its legend label (or, without a legend, a note by the cross) says "diverged at step k".
+
     Returns:
-        A :class:`PathPlot`: ``lines`` (one ``Line2D`` per path; ``line.get_data()`` is the path), ``starts``,
+        A :class:`PathPlot`: ``lines`` (one ``Line2D`` per path; ``line.get_data()`` is the path, a diverged one's
+        part in view), ``starts``,
         ``arrows`` (``Quiver`` objects, whose ``U``/``V`` are the −gradient components) and ``diverged``.
     """
     _checks.integer("plot.trajectories", "every", every, 1, "a positive integer")
@@ -215,18 +290,25 @@ def trajectories(trajs, *, ax=None, x: str | None = None, y: str | None = None, 
     paths = path_data(trajs, labels, x=x, y=y, with_grads=arrows, until=until)
     if colors is not None and len(colors) < len(paths):
         raise ValueError(f"plot.trajectories: {len(colors)} colours for {len(paths)} paths.")
+    box = None
+    if any(diverged_step(p) is not None for p in paths):  # the view it must not stretch
+        box = limits or padded(view_box(paths) or ((-1.0, 1.0), (-1.0, 1.0)))
     lines, starts, quivers, crosses = [], [], [], []
     marker_size = 4 if len(paths[0].x) // every <= 40 else 3 if len(paths[0].x) // every <= 150 else 2
     for k, path in enumerate(paths):
         color = colors[k] if colors is not None else None
-        (line,) = ax.plot(path.x, path.y, marker="o" if markers else None, markevery=every, markersize=marker_size,
-                          linewidth=1.6, label=path.label, color=color, zorder=5, path_effects=_OUTLINE)
+        step = diverged_step(path)
+        last, xs, ys = (len(path.x) - 1, path.x, path.y) if step is None else in_view(path, box)
+        (line,) = ax.plot(xs, ys, marker="o" if markers else None, markersize=marker_size, linewidth=1.6, color=color,
+                          markevery=every if step is None else slice(0, last + 1, every),  # (not the edge's point)
+                          zorder=5, path_effects=_OUTLINE,
+                          label=path.label if step is None else diverged_label(path.label, step))
         color = line.get_color()
-        (start,) = ax.plot(path.x[:1], path.y[:1], marker="s", color=color, markeredgecolor="white", markersize=7,
+        (start,) = ax.plot(xs[:1], ys[:1], marker="s", color=color, markeredgecolor="white", markersize=7,
                            linestyle="none", zorder=6)
         starts.append(start)
         if arrows:
-            at = np.arange(0, len(path.x), every)
+            at = np.arange(0, last + 1, every)
             ok = np.isfinite(path.x[at]) & np.isfinite(path.y[at]) & np.isfinite(path.gx[at]) & np.isfinite(path.gy[at])
             at = at[ok]
             u, v = -path.gx[at], -path.gy[at]
@@ -237,45 +319,62 @@ def trajectories(trajs, *, ax=None, x: str | None = None, y: str | None = None, 
                 scale = 0.1 * span / longest if longest > 0 else 1.0
             quivers.append(ax.quiver(path.x[at], path.y[at], u, v, angles="xy", scale_units="xy", scale=1.0 / scale,
                                      color=color, width=0.004, headwidth=4, alpha=0.9, zorder=5))
-        if path.traj.diverged[path.index]:
-            finite = np.flatnonzero(np.isfinite(path.x) & np.isfinite(path.y))
-            if finite.size:
-                (cross,) = ax.plot(path.x[finite[-1]], path.y[finite[-1]], marker="X", color="red",
-                                   markeredgecolor="white", markersize=10, linestyle="none", zorder=7)
-                crosses.append(cross)
+        if step is not None and last >= 0:
+            (cross,) = ax.plot(xs[last], ys[last], marker="X", color="red", markeredgecolor="white", markersize=10,
+                               linestyle="none", zorder=7)
+            crosses.append(cross)
+            if not legend:
+                ax.annotate(diverged_label(None, step), (xs[last], ys[last]), textcoords="offset points",
+                            xytext=(6, 6), fontsize=8, color=color, zorder=7)
         lines.append(line)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    if limits is not None:
-        ax.set_xlim(*limits[0])
-        ax.set_ylim(*limits[1])
-    if legend and any(path.label for path in paths):
+    if box is not None or limits is not None:
+        ax.set_xlim(*(limits or box)[0])
+        ax.set_ylim(*(limits or box)[1])
+    if legend and any(not line.get_label().startswith("_") for line in lines):
         ax.legend(loc=legend if isinstance(legend, str) else "best", fontsize="small", framealpha=0.85)
     return PathPlot(ax, lines, starts, quivers, crosses)
 
 
 def loss_curves(trajs, *, ax=None, labels=None, log: bool = True, legend: bool = True) -> list:
     """Loss against step for each path (the familiar "loss vs epoch" view); ``log``: logarithmic loss axis
-    (symmetric-log when some losses are ≤ 0). A diverged path ends with a red cross. Returns the ``Line2D``
-    objects, one per path."""
+    (symmetric-log when some losses are ≤ 0). Returns the ``Line2D`` objects, one per path.
+
+    When some paths diverged and others did not, the loss axis reaches a decade above the highest finite loss of
+    those that did not and every starting loss (a tenth of their span above, on a linear axis): a diverged path's
+    curve is drawn until it leaves that range. It ends with a red cross (at its last finite loss, when all
+    diverged), and its label says "diverged at step k"."""
     ax = new_axes(ax, figsize=(6.4, 4.2))
+    curves = [Path(label, np.asarray(traj.steps, float), np.asarray(traj.loss[index], float),
+                   np.asarray(traj.loss[index], float), None, None, traj, index)
+              for label, traj, index in _named_paths(trajs, labels)]
+    finite = np.concatenate([c.y for c in curves])
+    positive = finite[np.isfinite(finite)].min(initial=np.inf) > 0
+    calm = [c.y for c in curves if diverged_step(c) is None]
+    top = np.inf  # (all diverged: each curve up to its last finite loss)
+    if calm and len(calm) < len(curves):
+        shown = np.concatenate(calm + [c.y[:1] for c in curves])
+        low, high = float(np.nanmin(shown)), float(np.nanmax(shown))
+        top = high * 10 if log and positive else high + 0.1 * max(high - low, abs(high), 1e-12)
     lines = []
-    lowest = np.inf
-    for label, traj, index in _named_paths(trajs, labels):
-        loss = np.asarray(traj.loss[index], float)
-        (line,) = ax.plot(traj.steps, loss, label=label, linewidth=1.6)
-        finite = np.isfinite(loss)
-        if finite.any():
-            lowest = min(lowest, float(loss[finite].min()))
-        if traj.diverged[index] and finite.any():
-            last = np.flatnonzero(finite)[-1]
-            ax.plot(traj.steps[last], loss[last], marker="X", color="red", markersize=9, linestyle="none")
+    for curve in curves:
+        step = diverged_step(curve)
+        last, xs, ys = (len(curve.x) - 1, curve.x, curve.y) if step is None else \
+            in_view(curve, ((-np.inf, np.inf), (-np.inf, top)))
+        (line,) = ax.plot(xs, ys, linewidth=1.6,
+                          label=curve.label if step is None else diverged_label(curve.label, step))
+        if step is not None and last >= 0:
+            ax.plot(xs[last], ys[last], marker="X", color="red", markersize=9, linestyle="none")
         lines.append(line)
     if log:
-        if lowest > 0:
+        if positive:
             ax.set_yscale("log")
         else:
             ax.set_yscale("symlog", linthresh=1e-3)
+    if np.isfinite(top):
+        bottom = float(np.nanmin(np.concatenate([line.get_ydata() for line in lines])))
+        ax.set_ylim(bottom / 10**0.1 if log and positive else bottom - 0.05 * (top - bottom), top)
     ax.set_xlabel("step")
     ax.set_ylabel("loss" + (" (log scale)" if log else ""))
     ax.grid(True, which="major", alpha=0.3)

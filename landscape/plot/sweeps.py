@@ -5,22 +5,26 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
-from matplotlib import colors
+from matplotlib import colors, patheffects
+from matplotlib.collections import LineCollection
+from matplotlib.lines import Line2D
 
-from landscape.plot.figures import new_axes
+from landscape.plot.figures import drawn_size, new_axes, reduced
 from landscape.results import Status
 METRICS = ("final_loss", "best_loss", "best_step", "steps_to_tol", "diverged_at")
 
 
 class SweepPlot(NamedTuple):
     """What :func:`sweep` drew: the ``QuadMesh`` (2-D) or ``Line2D`` (1-D), the colour bar (or None), the best
-    setting's marker (or None) and the ``values`` drawn (masked where diverged or undefined)."""
+    setting's marker (or None), the ``values`` drawn (masked where diverged or undefined) and the outline of the
+    settings within the tolerance of the best (a ``LineCollection`` along cell edges, 2-D only, or None)."""
 
     ax: Any
     artist: Any
     colorbar: Any
     best: Any
     values: np.ma.MaskedArray
+    region: Any = None
 
 
 def _is_log_spaced(values: np.ndarray) -> bool:
@@ -49,38 +53,60 @@ def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: st
     """Heatmap of ``metric`` over a 2-D sweep, or a line over a 1-D sweep.
 
     Diverged settings are masked (drawn light grey, or as red crosses on a line); for ``steps_to_tol`` and
-    ``diverged_at`` the value −1 ("never") is masked too. The best setting (lowest value) is starred. Axes of
-    log-spaced values (``np.logspace``) use a log scale; ``log`` is a log colour (or y) scale, used only when all
-    values drawn are positive. Axes of length one are ignored (``sw.select(...)`` a 2-D slice of a bigger sweep).
-    ``label`` names a 1-D sweep's line in the legend (default: the metric), to overlay several slices.
+    ``diverged_at`` the value −1 ("never") is masked too. With a ``"seed"`` axis each setting shows its mean over
+    seeds (:meth:`~landscape.Sweep.mean`; a line also its ± one standard deviation band) and counts as diverged
+    when any seed diverged. ``mark_best`` stars :meth:`~landscape.Sweep.best` (the fewest steps to within the
+    tolerance; the legend says the rule and how many settings tie) and, on a heatmap, outlines the settings within
+    that tolerance (:meth:`~landscape.Sweep.within_tol`). Axes of log-spaced values (``np.logspace``) use a log
+    scale; ``log`` is a log colour (or y) scale, used only when all values drawn are positive. Axes of length one are
+    ignored (``sw.select(...)`` a 2-D slice of a bigger sweep). A grid of more settings than the axes have pixels is
+    drawn from its :func:`~landscape.plot.figures.reduced` view (each cell the lowest of its block of settings,
+    diverged ones left out; the outline and the star stay exact). ``label`` names a 1-D sweep's line in the legend
+    (default: the metric), to overlay several slices.
 
     Returns:
-        A :class:`SweepPlot` (``ax``, ``artist``, ``colorbar``, ``best``, ``values``).
+        A :class:`SweepPlot` (``ax``, ``artist``, ``colorbar``, ``best``, ``values``, ``region``).
     """
     if metric not in METRICS:
         raise ValueError(f"plot.sweep: metric must be one of {', '.join(METRICS)}, got {metric!r}.")
-    raw = getattr(sw, metric)
-    if raw is None:
+    if getattr(sw, metric) is None:
         raise ValueError(f"plot.sweep: this sweep has no {metric} (run ls.sweep(..., tol=...) for steps_to_tol).")
-    axes = [(name, np.asarray(vals)) for name, vals in sw.axes.items() if len(vals) > 1]
+    seeds = len(sw.axes["seed"]) if "seed" in sw.axes else 0
+    settings = {name: np.asarray(vals) for name, vals in sw.axes.items() if name != "seed"}
+    axes = [(name, vals) for name, vals in settings.items() if len(vals) > 1]
     if len(axes) not in (1, 2):
         raise ValueError(f"plot.sweep: needs a sweep with one or two axes of more than one value, got "
                          f"{[(n, len(v)) for n, v in sw.axes.items()]}; select a slice first, e.g. "
                          f"sw.select({next(iter(sw.axes), 'name')}=...).")
     shape = [len(v) for _, v in axes]
-    values = np.asarray(raw, float).reshape(shape)
-    diverged = np.asarray(sw.status).reshape(shape) == Status.DIVERGED
-    undefined = ~np.isfinite(values) | (values < 0 if metric in ("steps_to_tol", "diverged_at") else False)
-    masked = np.ma.masked_where((diverged if metric != "diverged_at" else False) | undefined, values)
+    values = np.asarray(sw.mean(metric)).reshape(shape)  # −1 ("never") is NaN
+    status = np.asarray(sw.status) == Status.DIVERGED
+    diverged = (status.any(axis=list(sw.axes).index("seed")) if seeds else status).reshape(shape)
+    counts = {"settings": diverged.size, "diverged": int(diverged.sum()),
+              "never": int((~np.isfinite(values) & ~diverged).sum()) if metric == "steps_to_tol" else 0}
+    ax = new_axes(ax)
+    hide = diverged if metric != "diverged_at" else None
+    if len(axes) == 2:  # a grid bigger than the axes' pixels: each cell the lowest of its block of settings
+        rows, cols = drawn_size(ax)  # (one cell per pixel: a mesh of quads draws slower than an image)
+        values, row_starts, col_starts = reduced(values, rows // 2, cols // 2, hide=hide)
+    elif hide is not None:
+        values = np.where(hide, np.nan, values)
+    values = np.asarray(values, float)
+    masked = np.ma.masked_invalid(values)
     finite = masked.compressed()
     use_log = log and finite.size and (finite > 0).all()
-    ax = new_axes(ax)
-    name_of_metric = metric.replace("_", " ")
+    name_of_metric = ("mean " if seeds else "") + metric.replace("_", " ")
     line_label = name_of_metric if label is None else label
-    best_index = None
-    if mark_best and finite.size:
-        best_index = np.unravel_index(int(np.argmin(masked.filled(np.inf))), values.shape)
-    best = None
+    chosen = sw.best() if mark_best and np.isfinite(sw.mean("final_loss")).any() else None
+    best_index, best_text = None, ""
+    if chosen is not None:
+        kept = [k for k, vals in enumerate(settings.values()) if len(vals) > 1]
+        best_index = tuple(chosen["index"][k] for k in kept)
+        steps = chosen["steps_to_tol"]
+        how = "lowest final loss" if steps is None else \
+            f"fewest steps to loss ≤ {chosen['tol']:.4g} ({_fmt(steps)}{' on average' if seeds else ''})"
+        best_text = how + (f", {chosen['tied']:,} tie" if chosen["tied"] > 1 else ", no tie")
+    best = region = None
     if len(axes) == 1:
         ((name, xs),) = axes
         numeric = xs.dtype.kind in "iuf"
@@ -92,10 +118,14 @@ def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: st
             ax.plot(positions[diverged], np.full(int(diverged.sum()), 0.97), "x", color=artist.get_color(),
                     markersize=7, linestyle="none", transform=ax.get_xaxis_transform(),
                     label="_diverged" if seen else "diverged")
+        if seeds:
+            spread = np.ma.masked_array(np.asarray(sw.spread(metric), float).reshape(shape), np.ma.getmaskarray(masked))
+            ax.fill_between(positions, (masked - spread).filled(np.nan), (masked + spread).filled(np.nan),
+                            color=artist.get_color(), alpha=0.2, linewidth=0, label=f"± std over {seeds} seeds")
         if best_index is not None:
             (best,) = ax.plot([positions[best_index[0]]], [values[best_index]], marker="*", color="red",
                               markeredgecolor="white", markersize=14, linestyle="none",
-                              label=f"best: {name}={_fmt(xs[best_index[0]])}")
+                              label=f"best: {name}={_fmt(xs[best_index[0]])}\n{best_text}")
         if not numeric:
             ax.set_xticks(positions, [_fmt(v) for v in xs])
         ax.set_xlabel(name)
@@ -125,7 +155,9 @@ def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: st
             numeric = vals.dtype.kind in "iuf"
             grid.append((vals if numeric else np.arange(len(vals)), numeric and _is_log_spaced(vals), numeric))
         (px, xlog, xnum), (py, ylog, ynum) = grid
-        artist = ax.pcolormesh(_edges(px, xlog), _edges(py, ylog), masked, cmap=cm, norm=norm, shading="flat")
+        x_edges = _edges(px, xlog)[np.r_[col_starts, len(px)]]  # (the reduced cells' edges)
+        y_edges = _edges(py, ylog)[np.r_[row_starts, len(py)]]
+        artist = ax.pcolormesh(x_edges, y_edges, masked, cmap=cm, norm=norm, shading="flat")
         if xlog:
             ax.set_xscale("log")
         if ylog:
@@ -142,27 +174,52 @@ def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: st
             bar = ax.figure.colorbar(artist, ax=ax, label=name_of_metric + (" (log scale)" if use_log else ""),
                                      extend=extend)
         if best_index is not None:
+            within = sw.within_tol().reshape(shape)
+            n_within = int(within.sum())
+            within = reduced(within.astype(np.uint8), len(row_starts), len(col_starts), keep="max")[0] > 0
+            outline = dict(color="white", linewidth=1.2,
+                           path_effects=[patheffects.withStroke(linewidth=2.4, foreground="black")])
+            region = LineCollection(_outline(within, x_edges, y_edges), **outline)
+            ax.add_collection(region, autolim=False)
             i, j = best_index
             (best,) = ax.plot([px[j]], [py[i]], marker="*", color="red", markeredgecolor="white", markersize=16,
-                              linestyle="none", label=f"best: {xname}={_fmt(xs[j])}, {yname}={_fmt(ys[i])}\n"
-                              f"{name_of_metric} {values[i, j]:.4g}")
-            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize="small", frameon=False)
+                              linestyle="none", label=f"best: {xname}={_fmt(xs[j])}, {yname}={_fmt(ys[i])} "
+                              f"({name_of_metric} {float(np.asarray(sw.mean(metric)).reshape(shape)[i, j]):.4g})"
+                              f"\n{best_text}")
+            within_label = (f"{n_within:,} of {counts['settings']:,} settings within tol "
+                            f"({'mean ' if seeds else ''}final loss ≤ {chosen['tol']:.4g})")
+            ax.legend(handles=[best, Line2D([], [], label=within_label, **outline)], loc="upper center",
+                      bbox_to_anchor=(0.5, -0.13), fontsize="small", frameon=False)
     if title is True:
         fixed = ", ".join(f"{k}={_fmt(v)}" for k, v in getattr(sw, "fixed", {}).items() if np.ndim(v) == 0)
         head = f"{sw.meta.get('optimizer', '')} on {sw.meta.get('problem', '')}".strip()
         text = f"{head}: {name_of_metric}" + (f" ({fixed})" if fixed else "")
         notes = []
-        if diverged.any():
-            notes.append(f"{int(diverged.sum())} of {diverged.size} diverged")
-        never = int((undefined & ~diverged).sum()) if metric == "steps_to_tol" else 0
-        if never:
-            notes.append(f"{never} never within tol")
+        if counts["diverged"]:
+            notes.append(f"{counts['diverged']} of {counts['settings']} diverged"
+                         + (" (in some seed)" if seeds else ""))
+        if counts["never"]:
+            notes.append(f"{counts['never']} never within tol")
+        if notes and len(axes) == 2:
+            notes[-1] += " (grey)"
+        notes = ([f"mean over {seeds} seeds"] if seeds else []) + notes
         if notes:
-            text += "\n" + ", ".join(notes) + (" (grey)" if len(axes) == 2 else "")
+            text += "\n" + ", ".join(notes)
         ax.set_title(text, fontsize="medium")
     elif isinstance(title, str):
         ax.set_title(title)
-    return SweepPlot(ax, artist, bar, best, masked)
+    return SweepPlot(ax, artist, bar, best, masked, region)
+
+
+def _outline(mask: np.ndarray, x_edges: np.ndarray, y_edges: np.ndarray) -> np.ndarray:
+    """``(n, 2, 2)`` segments ``((x0, y0), (x1, y1))``: the cell edges between ``mask`` (rows along y) and the rest,
+    the border of the grid counting as outside."""
+    padded = np.pad(mask, 1)
+    i, j = np.nonzero(padded[1:-1, 1:] != padded[1:-1, :-1])  # the edge left of cell (i, j)
+    vertical = np.stack([np.stack([x_edges[j], y_edges[i]], -1), np.stack([x_edges[j], y_edges[i + 1]], -1)], 1)
+    i, j = np.nonzero(padded[1:, 1:-1] != padded[:-1, 1:-1])  # the edge below cell (i, j)
+    horizontal = np.stack([np.stack([x_edges[j], y_edges[i]], -1), np.stack([x_edges[j + 1], y_edges[i]], -1)], 1)
+    return np.concatenate([vertical, horizontal])
 
 
 def _cmap(name):
