@@ -7,7 +7,6 @@ epoch 0 uses the base ``lr``. Pass a schedule as an optimizer's ``lr``.
 
 from typing import Any, NamedTuple
 
-import jax
 import jax.numpy as jnp
 
 from landscape.optim.base import Schedule, as_schedule, batch_shape, check, float_dtype, nonnegative
