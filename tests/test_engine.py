@@ -257,7 +257,10 @@ def test_tiles_cover_the_grid_evenly_within_the_chunk(multiple):
     assert _engine.tile_shape(2**20, (4096, 4096), 1) == (256, 4096)
     assert _engine.tile_shape(2**20, (2000, 2000), 1) == (500, 2000)  # four full tiles, no padded rows
     assert _engine.tile_shape(2**20, (101, 101), 4) == (104, 101)  # one tile, rows padded for four devices
-    assert _engine.tile_shape(4096, (10, 5000), 1) == (1, 2500)  # a row split in two equal parts
+    assert _engine.tile_shape(4096, (10, 5000), 1) == (1, 2504)  # a row split in two parts of 8k items
+    assert _engine.tile_shape(2**16, (4_000_000,), 2) == (64_528,)  # 62 tiles of 16k items: 8 per device
+    assert _engine.tile_shape(2**16, (1001,), 2) == (1002,)  # one tile: the grid, padded for the devices only
+    assert _engine.tile_shape(16, (21, 33), 4) == (1, 12)  # too small a tile for 8 per device: shardable still
     assert _engine.tile_shape(100, (1000,), 4) == (100,)
     assert _engine.tile_shape(50, (3, 4, 10), 1) == (1, 4, 10)  # whole trailing blocks where they fit
 
