@@ -166,3 +166,20 @@ def test_run_of_a_batch_of_schedules_equals_each_schedule_and_torch(batch, torch
             scheduler.step()
             path.append(w.item())
         np.testing.assert_allclose(traj.params["W"][k], path, rtol=1e-5)
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda: optim.CosineAnnealingLR(lr=0.1, T_max=2.5), "T_max"),
+    (lambda: optim.StepLR(lr=0.1, step_size=np.array([2.0, 1.5]), gamma=0.5), "step_size"),
+    (lambda: optim.LinearWarmup(lr=0.1, warmup_steps=3.2), "warmup_steps"),
+    (lambda: optim.ReduceLROnPlateau(lr=0.1, cooldown=0.5), "cooldown"),
+])
+def test_counts_of_steps_must_be_whole_numbers(make, name):
+    # counted in int32: 2.5 would silently be 2 (torch's float arithmetic would give another schedule)
+    with pytest.raises(ValueError, match=f"{name} must be a whole number of steps, got {name}="):
+        make()
+
+
+def test_whole_floats_and_batches_of_counts_are_accepted():
+    optim.CosineAnnealingLR(lr=0.1, T_max=100.0)
+    optim.StepLR(lr=0.1, step_size=np.array([1, 2, 3]), gamma=0.5)

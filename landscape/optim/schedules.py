@@ -8,8 +8,15 @@ epoch 0 uses the base ``lr``. Pass a schedule as an optimizer's ``lr``.
 from typing import Any, NamedTuple
 
 import jax.numpy as jnp
+import numpy as np
 
 from landscape.optim.base import Schedule, as_schedule, batch_shape, check, float_dtype, nonnegative
+
+
+def whole_steps(owner, **values):
+    """Counts of steps must be whole numbers (they are counted in int32: T_max=2.5 would silently be 2)."""
+    for name, v in values.items():
+        check(owner, f"{name} must be a whole number of steps", lambda x: np.floor(x) == x, **{name: v})
 
 
 def _f(x):
@@ -30,6 +37,7 @@ class StepLR(Schedule, _StepLRFields):
     def _validate(self):
         nonnegative("StepLR", lr=self.lr)
         check("StepLR", "step_size must be > 0", lambda s: s > 0, step_size=self.step_size)
+        whole_steps("StepLR", step_size=self.step_size)
 
     def value(self, state, count):
         k = count // jnp.asarray(self.step_size, jnp.int32)
@@ -73,6 +81,7 @@ class CosineAnnealingLR(Schedule, _CosineAnnealingLRFields):
     def _validate(self):
         nonnegative("CosineAnnealingLR", lr=self.lr)
         check("CosineAnnealingLR", "T_max must be > 0", lambda t: t > 0, T_max=self.T_max)
+        whole_steps("CosineAnnealingLR", T_max=self.T_max)
 
     def value(self, state, count):
         t_max = jnp.asarray(self.T_max, jnp.int32)
@@ -103,6 +112,7 @@ class LinearWarmup(Schedule, _LinearWarmupFields):
         if isinstance(self.lr, ReduceLROnPlateau):
             raise ValueError("LinearWarmup: lr cannot be a ReduceLROnPlateau (torch's SequentialLR rejects it too)")
         nonnegative("LinearWarmup", warmup_steps=self.warmup_steps)
+        whole_steps("LinearWarmup", warmup_steps=self.warmup_steps)
         check("LinearWarmup", "start_factor must be in (0, 1]", lambda s: (s > 0) & (s <= 1),
               start_factor=self.start_factor)
 
@@ -159,6 +169,7 @@ class ReduceLROnPlateau(Schedule, _ReduceLROnPlateauFields):
                 f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got threshold_mode={self.threshold_mode!r}")
         nonnegative("ReduceLROnPlateau", lr=self.lr)
         check("ReduceLROnPlateau", "factor must be < 1", lambda f: f < 1, factor=self.factor)
+        whole_steps("ReduceLROnPlateau", cooldown=self.cooldown)
 
     def init(self):
         shape = batch_shape(self)
