@@ -61,6 +61,11 @@ def _dpi(text: str) -> int:
     return value
 
 
+def _dpi_argument(p) -> None:
+    p.add_argument("--dpi", type=_dpi, default=120, help=f"image resolution, {DPI_RANGE[0]}–{DPI_RANGE[1]} dots per "
+                   "inch (default 120)")
+
+
 def _check_writable(path: str | None, flag: str, suffixes: tuple[str, ...]) -> None:
     if path is None:
         return
@@ -816,8 +821,6 @@ def _cmd_sweep(args) -> int:
     _check_writable(args.out, "--out", IMAGE_SUFFIXES)
     _check_writable(args.csv, "--csv", (".csv",))
     _check_writable(args.save, "--save", (".npz",))
-    import numpy as np
-
     import landscape as ls
 
     sw, elapsed = _run_sweep(args, _build_problem(args.problem, args.loss))
@@ -835,8 +838,10 @@ def _cmd_sweep(args) -> int:
     print(f"{args.out}: {sw.size:,} settings × {args.steps} steps in {elapsed:.2f} s; "
           + ", ".join(f"{n} {k}" for k, n in counts.items())
           + (f"; table in {args.csv}" if args.csv else "") + (f"; numbers in {args.save}" if args.save else ""))
-    print(_best_line(sw.best()) if np.isfinite(sw.mean("final_loss")).any()
-          else "best: none, every setting diverged" + (" in some seed" if "seed" in sw.axes else ""))
+    try:
+        print(_best_line(sw.best()))
+    except ValueError:  # every setting diverged
+        print("best: none, every setting diverged" + (" in some seed" if "seed" in sw.axes else ""))
     return 0
 
 
@@ -1078,7 +1083,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="map.png", help="image to write (.png, .pdf, .svg, .jpg; default map.png)")
     p.add_argument("--save", metavar="PATH.npz", help="also save the numbers (values, axes, metadata; with "
                    "--directions pca the path's coordinates in the plane too, in meta['directions'])")
-    p.add_argument("--dpi", type=_dpi, default=120, help="image resolution, 10–2000 dots per inch (default 120)")
+    _dpi_argument(p)
     _chunk_arguments(p, "points")
     training = p.add_argument_group("training for --directions pca")
     training.add_argument("--optimizer", help=f"{_OPTIMIZER_HELP} (default sgd)")
@@ -1121,7 +1126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="sweep.png", help="heatmap image (default sweep.png)")
     p.add_argument("--csv", metavar="PATH.csv", help="one row per setting: hyperparameters and summaries")
     p.add_argument("--save", metavar="PATH.npz", help="also save the numbers")
-    p.add_argument("--dpi", type=_dpi, default=120, help="image resolution, 10–2000 dots per inch (default 120)")
+    _dpi_argument(p)
     _chunk_arguments(p, "settings")
     p.set_defaults(func=_cmd_sweep)
 
@@ -1157,7 +1162,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "accuracy, …)")
     _drawing_arguments(p)
     p.add_argument("--out", default="plot.png", help="image to write (.png, .pdf, .svg, .jpg; default plot.png)")
-    p.add_argument("--dpi", type=_dpi, default=120, help="image resolution, 10–2000 dots per inch (default 120)")
+    _dpi_argument(p)
     p.set_defaults(func=_cmd_plot)
 
     from landscape import bench  # the workloads run in their own processes
@@ -1260,7 +1265,7 @@ def _run_arguments(p, default_out: str) -> None:
     p.add_argument("--gif", metavar="PATH", help="also write an animation of the paths unfolding over the map "
                    "(.gif; .mp4 when ffmpeg is installed)")
     p.add_argument("--out", default=default_out, help=f"image to write (default {default_out})")
-    p.add_argument("--dpi", type=_dpi, default=120, help="image resolution, 10–2000 dots per inch (default 120)")
+    _dpi_argument(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -79,6 +79,18 @@ def _scalar_names(tree, batch_axes: int) -> list[str]:
     return param_names(jax.tree_util.tree_map(lambda leaf: np.zeros(np.shape(leaf)[batch_axes:]), tree))
 
 
+def _scalar_column(tree, lead: int, k: int) -> np.ndarray:
+    """Scalar parameter ``k`` (in :func:`_scalar_names` order) of a tree whose leaves carry ``lead`` leading axes:
+    an array of those axes' shape (a view of its leaf)."""
+    for leaf in jax.tree_util.tree_leaves(tree):
+        leaf = np.asarray(leaf)
+        columns = leaf.reshape(leaf.shape[:lead] + (-1,))
+        if k < columns.shape[-1]:
+            return columns[..., k]
+        k -= columns.shape[-1]
+    raise IndexError(f"the tree has fewer than {k + 1} scalar parameters")
+
+
 def _load_arrays(arrays: dict, names, path, kind: str, optional=()) -> dict:
     missing = sorted(set(names) - set(arrays))
     if missing:
@@ -293,10 +305,7 @@ class Trajectory(_Result):
         if name not in names:
             raise ValueError(f"{name!r} is not a parameter of this trajectory; expected one of: "
                              f"{', '.join(names[:20])}.")
-        index = tuple(index)
-        flat = np.concatenate([np.reshape(np.asarray(leaf)[index], (len(self.steps), -1))
-                               for leaf in jax.tree_util.tree_leaves(tree)], axis=1)
-        return flat[:, names.index(name)]
+        return _scalar_column(tree, len(self.batch_shape) + 1, names.index(name))[tuple(index)]
 
     def save(self, path) -> None:
         """Write the trajectory (``.npz`` + JSON record), atomically."""
@@ -438,14 +447,7 @@ class Sweep(_Result):
         if name not in names:
             raise ValueError(f"{name!r} is not a parameter of this sweep's paths; expected one of: "
                              f"{', '.join(names[:20])}.")
-        offset = names.index(name)
-        for leaf in jax.tree_util.tree_leaves(self.param_paths):
-            leaf = np.asarray(leaf)
-            columns = leaf.reshape(leaf.shape[:len(self.shape) + 1] + (-1,))
-            if offset < columns.shape[-1]:
-                return columns[..., offset]
-            offset -= columns.shape[-1]
-        raise AssertionError("unreachable: the names come from the same tree")
+        return _scalar_column(self.param_paths, len(self.shape) + 1, names.index(name))
 
     def select(self, **values) -> "Sweep":
         """The sub-sweep at one value of some axes, e.g. ``sw.select(nesterov=True)``; those axes disappear."""

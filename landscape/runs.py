@@ -121,9 +121,7 @@ def run(
         )
     _checks.integer("run", "steps", steps, 0)
     _checks.integer("run", "every", every, 1)
-    if progress not in (None, True, False):
-        raise TypeError(f"run: progress must be True, False or None (a bar only when the run takes over a second), "
-                        f"got {progress!r}.")
+    _checks.one_of("run", "progress", progress, (None, True, False))
     if steps % every:
         raise ValueError(f"run: steps={steps} must be a multiple of every={every}.")
     _trajectory.check_batch_size("run", problem, batch_size)
@@ -151,15 +149,14 @@ def run(
     args["resume"] = tuple(np.zeros((n_items,) + leaf.shape, leaf.dtype)
                            for leaf in _engine.output_shapes(_RunStart(item), args, problem.data)["resume"])
     what = f"{n_items:,} trajectories"
-    if item.length < n_records:  # the segments' records are gathered on the host
-        records = _engine.output_shapes(item, args, problem.data)["records"]
-        per_record = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(records)) // item.length
-        _engine.check_host_memory(n_records * n_items * per_record, "run", what,
-                                  "record fewer steps (a larger every) or run fewer trajectories")
+    records = _engine.output_shapes(item, args, problem.data)["records"]
+    per_record = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(records)) // item.length
+    gathered = (n_records - item.length) * per_record  # per trajectory: the other segments' records, on the host
 
     def evaluate(args, progress):
         return _engine.evaluate(item, (n_items,), args, problem.data, out_axes={"records": 1}, max_chunk=MAX_CHUNK,
-                                progress=progress, copy=False, owner="run", what=what)[0]
+                                progress=progress, copy=False, host_bytes_per_item=gathered, owner="run",
+                                what=what)[0]
 
     history, summary = _segments(evaluate, args, item.length, n_records, steps, every, progress, f"run {what}")
 

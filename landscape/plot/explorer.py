@@ -17,10 +17,11 @@ import numpy as np
 
 from landscape import _checks
 from landscape._files import atomic_write_text
+from landscape.plot.figures import block_centres, reduced
 from landscape.plot.maps import scaled_values
 from landscape.results import LossMap, Status, Sweep
 
-MAP_PIXELS = 300  # the map is drawn from at most this many rows and columns
+MAP_PIXELS = 300  # the map is drawn from at most this many rows and columns (figures.reduced)
 POINTS_BUDGET = 1_000_000  # recorded points over all settings, when points=None: keeps the page a few MB
 PLOT_ID = "landscape-explorer"  # the plot's element; its data is in the element PLOT_ID + "-data"
 TRACES = {"path": 2, "start": 3, "path_mark": 4, "curve": 5, "curve_mark": 6}  # indices of the traces that move
@@ -187,15 +188,15 @@ def _default_title(sw: Sweep) -> str:
 def _figure(go, make_subplots, m: LossMap, data: dict):
     """The map (with its minimum) on the left, the loss curve on the right; the path traces start empty and are
     filled by the page's script (``TRACES``)."""
-    stride_y, stride_x = max(1, -(-len(m.ys) // MAP_PIXELS)), max(1, -(-len(m.xs) // MAP_PIXELS))
-    values = np.asarray(m.values)[::stride_y, ::stride_x]
+    values, row_starts, col_starts = reduced(m.values, MAP_PIXELS, MAP_PIXELS)  # (each cell its block's lowest)
     finite = values[np.isfinite(values)]
     log = bool(finite.size and finite.min() >= 0 and finite.max() > 0)
     shown = scaled_values(values, log=log, owner="plot.explore")
     z = (np.ma.log10(shown) if log else shown).filled(np.nan).astype(np.float32)
     fig = make_subplots(rows=1, cols=2, column_widths=[0.56, 0.44], horizontal_spacing=0.14,
                         subplot_titles=("path over the loss map", "loss curve"))
-    fig.add_trace(go.Contour(x=np.asarray(m.xs, np.float32)[::stride_x], y=np.asarray(m.ys, np.float32)[::stride_y],
+    fig.add_trace(go.Contour(x=block_centres(m.xs, col_starts).astype(np.float32),
+                             y=block_centres(m.ys, row_starts).astype(np.float32),
                              z=z, colorscale="Viridis", ncontours=24, contours={"coloring": "heatmap"},
                              line={"width": 0.6, "color": "rgba(255,255,255,0.5)"},
                              colorbar={"title": {"text": "log₁₀ loss" if log else "loss"}, "x": 0.51,

@@ -79,7 +79,7 @@ def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: st
                          f"{[(n, len(v)) for n, v in sw.axes.items()]}; select a slice first, e.g. "
                          f"sw.select({next(iter(sw.axes), 'name')}=...).")
     shape = [len(v) for _, v in axes]
-    values = np.asarray(sw.mean(metric)).reshape(shape)  # −1 ("never") is NaN
+    per_setting = values = np.asarray(sw.mean(metric)).reshape(shape)  # −1 ("never") is NaN
     status = np.asarray(sw.status) == Status.DIVERGED
     diverged = (status.any(axis=list(sw.axes).index("seed")) if seeds else status).reshape(shape)
     counts = {"settings": diverged.size, "diverged": int(diverged.sum()),
@@ -97,7 +97,12 @@ def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: st
     use_log = log and finite.size and (finite > 0).all()
     name_of_metric = ("mean " if seeds else "") + metric.replace("_", " ")
     line_label = name_of_metric if label is None else label
-    chosen = sw.best() if mark_best and np.isfinite(sw.mean("final_loss")).any() else None
+    chosen = None
+    if mark_best:
+        try:
+            chosen = sw.best()
+        except ValueError:  # every setting diverged: no best to star
+            pass
     best_index, best_text = None, ""
     if chosen is not None:
         kept = [k for k, vals in enumerate(settings.values()) if len(vals) > 1]
@@ -175,7 +180,6 @@ def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: st
                                      extend=extend)
         if best_index is not None:
             within = sw.within_tol().reshape(shape)
-            n_within = int(within.sum())
             within = reduced(within.astype(np.uint8), len(row_starts), len(col_starts), keep="max")[0] > 0
             outline = dict(color="white", linewidth=1.2,
                            path_effects=[patheffects.withStroke(linewidth=2.4, foreground="black")])
@@ -184,9 +188,9 @@ def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: st
             i, j = best_index
             (best,) = ax.plot([px[j]], [py[i]], marker="*", color="red", markeredgecolor="white", markersize=16,
                               linestyle="none", label=f"best: {xname}={_fmt(xs[j])}, {yname}={_fmt(ys[i])} "
-                              f"({name_of_metric} {float(np.asarray(sw.mean(metric)).reshape(shape)[i, j]):.4g})"
+                              f"({name_of_metric} {float(per_setting[i, j]):.4g})"
                               f"\n{best_text}")
-            within_label = (f"{n_within:,} of {counts['settings']:,} settings within tol "
+            within_label = (f"{chosen['within_tol']:,} of {counts['settings']:,} settings within tol "
                             f"({'mean ' if seeds else ''}final loss ≤ {chosen['tol']:.4g})")
             ax.legend(handles=[best, Line2D([], [], label=within_label, **outline)], loc="upper center",
                       bbox_to_anchor=(0.5, -0.13), fontsize="small", frameon=False)
