@@ -39,7 +39,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
-from landscape import _checks
+from landscape import _checks, _convolutions
 
 DEFAULT_MEMORY_BUDGET = 512 * 2**20  # bytes of device memory one tile may use
 # Host memory a job takes besides its results and tiles (compiling, XLA's runtime): measured 50–70 MB on CPU for a
@@ -79,7 +79,7 @@ def evaluate(fn: Callable, shape: tuple[int, ...], args: Any = (), data: Any = N
              strategy: Strategy = Strategy(), out_axes: dict | None = None, memory_budget: int | None = None,
              chunk_size: int | None = None, max_chunk: dict | None = None, progress: bool | None = None,
              sink: Callable[[Chunk], None] | None = None, copy: bool = True, host_bytes_per_item: int = 0,
-             owner: str = "evaluate", what: str = "items") -> tuple[dict, tuple]:
+             convolves: bool = False, owner: str = "evaluate", what: str = "items") -> tuple[dict, tuple]:
     """Evaluate ``fn`` at every item of the grid ``shape``: ``({name: pytree of host arrays}, tile shape)``.
 
     Args:
@@ -101,6 +101,8 @@ def evaluate(fn: Callable, shape: tuple[int, ...], args: Any = (), data: Any = N
         host_bytes_per_item: host memory the caller allocates per item after the evaluation (its summaries),
             counted in the memory check: the job refuses at once, naming the figure, unless the results, this and
             (on CPU) two tiles in flight fit in the memory available.
+        convolves: ``fn`` has convolutions: on CPU, every convolution of the tile's program, in loops too, is
+            written in the layout XLA:CPU's fast kernel takes (:mod:`landscape._convolutions`).
         owner, what: name the caller and the work in messages and the progress bar ("loss_map", "a 101×101 grid").
     """
     shape = tuple(int(n) for n in shape)
@@ -124,7 +126,8 @@ def evaluate(fn: Callable, shape: tuple[int, ...], args: Any = (), data: Any = N
     sharding = NamedSharding(mesh, PartitionSpec("items")) if len(devices) > 1 else None
     data = jax.device_put(data, NamedSharding(mesh, PartitionSpec()))  # once, on every device (args are small)
     grid = np.asarray(shape, np.int32)
-    static = dict(fn=fn, strategy=strategy, out_axes=tuple(sorted(axes.items())), sharding=sharding)
+    static = dict(fn=fn, strategy=strategy, out_axes=tuple(sorted(axes.items())), sharding=sharding,
+                  canonical=convolves and jax.default_backend() == "cpu")
 
     @functools.cache  # (per call: the plan's probe is usually the tile that runs)
     def compile_at(chunk: int):
@@ -197,7 +200,14 @@ def output_shapes(fn: Callable, args: Any = (), data: Any = None, ndim: int = 1)
 # ---------------------------------------------------------------------------------------------------------- a tile
 
 
-def _evaluate_tile(args, data, corner, grid, *, fn, tile, strategy, out_axes, sharding):
+@functools.partial(jax.jit, static_argnames=("fn", "tile", "strategy", "out_axes", "sharding", "canonical"))
+def _evaluate_tile(args, data, corner, grid, *, canonical, **static):
+    """:func:`_tile`, compiled; with ``canonical``, its convolutions in XLA:CPU's fast layout."""
+    tile = functools.partial(_tile, **static)
+    return (_convolutions.canonical(tile) if canonical else tile)(args, data, corner, grid)
+
+
+def _tile(args, data, corner, grid, *, fn, tile, strategy, out_axes, sharding):
     """``fn`` at the ``tile``-shaped block of items whose first item is ``corner``; items past the grid's edge
     repeat its last (padding, cut off on the host)."""
     index = [jnp.minimum(corner[d] + jnp.arange(size, dtype=jnp.int32), grid[d] - 1) for d, size in enumerate(tile)]
@@ -235,9 +245,6 @@ def _over_tile(f: Callable, ndim: int, *, per_axis: bool = False, out_axes=0) ->
         in_axes = tuple(0 if e == d else None for e in range(ndim)) if per_axis else 0
         f = jax.vmap(f, in_axes=in_axes, out_axes=out_axes)
     return f
-
-
-_evaluate_tile = jax.jit(_evaluate_tile, static_argnames=("fn", "tile", "strategy", "out_axes", "sharding"))
 
 
 def _items_to(leaf, tile: tuple, axis: int):

@@ -211,7 +211,7 @@ def _evaluate_slice(owner: str, problem: Problem, axes: list, center, *, grad: b
                        treedef, shapes, state_treedef, state_shapes, len(axes), bool(grad))
     out, _ = _engine.evaluate(item, shape, args, (problem.data, problem.held_out), strategy=engine_strategy,
                               memory_budget=memory_budget, chunk_size=chunk_size, max_chunk=_MAX_CHUNK,
-                              progress=progress, owner=owner, what=what)
+                              progress=progress, convolves=problem.convolves, owner=owner, what=what)
     meta.update(method="sample accumulation" if engine_strategy.kind == "accumulate" else "direct",
                 strategy=[engine_strategy.kind, engine_strategy.block], devices=jax.local_device_count())
     return _Slice(out, meta)

@@ -19,12 +19,11 @@ import math
 from typing import Any, Callable
 
 import jax
-import jax.extend.core as jax_core
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from landscape import _checks, _datasets
+from landscape import _checks, _convolutions, _datasets
 from landscape import losses as _losses
 from landscape._pytrees import Params, as_float, param_names
 
@@ -73,8 +72,10 @@ class Problem:
     criterion: Callable | None = None
 
     def __post_init__(self):
-        _check_finite_data(f"Problem {self.name!r}", self.data, self.model is not None, "")
-        _check_finite_data(f"Problem {self.name!r}", self.held_out, True, "_test")
+        # a model's data are from_model's (x, y): its checks name that constructor
+        owner = "Problem.from_model" if self.model is not None else f"Problem {self.name!r}"
+        _check_finite_data(owner, self.data, self.model is not None, "")
+        _check_finite_data(owner, self.held_out, True, "_test")
         if self.sample_mean and self.n_samples is None:
             raise ValueError(f"Problem {self.name!r}: sample_mean=True needs data (a mean over samples of what?).")
         if self.held_out is not None and (self.model is None or self.criterion is None):
@@ -103,14 +104,8 @@ class Problem:
         if self.data is None:
             return False
         sample = jax.tree_util.tree_map(lambda a: a[:1], self.data)
-        closed = jax.make_jaxpr(lambda p: self.objective(p, sample, self.state, False)[0])(self.params)
-
-        def convolution_in(jaxpr) -> bool:
-            return any(eqn.primitive.name == "conv_general_dilated"
-                       or any(convolution_in(sub) for sub in jax_core.jaxprs_in_params(eqn.params))
-                       for eqn in jaxpr.eqns)
-
-        return convolution_in(closed.jaxpr)
+        return _convolutions.has_convolution(
+            jax.make_jaxpr(lambda p: self.objective(p, sample, self.state, False)[0])(self.params))
 
     @property
     def predictor(self) -> Callable | None:
@@ -192,23 +187,22 @@ class Problem:
         params = as_float(params)
         criterion = functools.partial(loss_fn, **loss_kwargs) if loss_kwargs else loss_fn
         x, y = np.asarray(x), np.asarray(y)
-        _check_finite_data("Problem.from_model", (x, y), True, "")
-        _check_finite_data("Problem.from_model", held_out, True, "_test")
+        fn = _stateful_loss(model_fn, criterion) if state is not None else _model_loss(model_fn, criterion)
+        if sample_mean is None:
+            sample_mean = (isinstance(loss, str) and loss.replace("-", "_") in _SAMPLE_MEAN_LOSSES
+                           and "weight" not in loss_kwargs and loss_kwargs.get("reduction", "mean") == "mean")
+        loss_name = loss.replace("-", "_") if isinstance(loss, str) and not loss_kwargs else None
+        # built first: __post_init__ refuses NaN or infinite data before the checks below see it
+        problem = cls(name=name, fn=fn, params=params, data=(x, y), minima=minima,
+                      sample_mean=sample_mean, model=model_fn, loss_name=loss_name, linear=bool(linear), state=state,
+                      held_out=held_out, criterion=criterion)
         predictions = _check_model(model_fn, params, state, x)
         if isinstance(loss, str):
             _check_targets(loss, {"y": (y, predictions.shape), **({} if held_out is None else {
                 "y_test": (held_out[1], (len(held_out[1]),) + predictions.shape[1:])})}, loss_kwargs)
         if linear and state is None:
             _check_affine(model_fn, params, x)
-        fn = _stateful_loss(model_fn, criterion) if state is not None else _model_loss(model_fn, criterion)
-
-        if sample_mean is None:
-            sample_mean = (isinstance(loss, str) and loss.replace("-", "_") in _SAMPLE_MEAN_LOSSES
-                           and "weight" not in loss_kwargs and loss_kwargs.get("reduction", "mean") == "mean")
-        loss_name = loss.replace("-", "_") if isinstance(loss, str) and not loss_kwargs else None
-        return cls(name=name, fn=fn, params=params, data=(x, y), minima=minima,
-                   sample_mean=sample_mean, model=model_fn, loss_name=loss_name, linear=bool(linear), state=state,
-                   held_out=held_out, criterion=criterion)
+        return problem
 
 
 _SAMPLE_MEAN_LOSSES = ("mse", "l1", "huber", "smooth_l1", "bce", "bce_with_logits")

@@ -155,7 +155,8 @@ def run(
 
     def evaluate(args, progress):
         return _engine.evaluate(item, (n_items,), args, problem.data, out_axes={"records": 1}, max_chunk=MAX_CHUNK,
-                                progress=progress, copy=False, host_bytes_per_item=gathered, owner="run",
+                                progress=progress, copy=False, host_bytes_per_item=gathered,
+                                strategy=_trajectory.strategy(problem), convolves=problem.convolves, owner="run",
                                 what=what)[0]
 
     history, summary = _segments(evaluate, args, item.length, n_records, steps, every, progress, f"run {what}")

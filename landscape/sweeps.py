@@ -136,6 +136,7 @@ def sweep(
             "tol": np.asarray(-np.inf if loss_tol is None else loss_tol, jnp.result_type(float))}
     out, tile = _engine.evaluate(item, (n_settings,), args, problem.data, memory_budget=memory_budget,
                                  max_chunk=MAX_CHUNK, progress=progress, host_bytes_per_item=_SUMMARY_BYTES,
+                                 strategy=_trajectory.strategy(problem), convolves=problem.convolves,
                                  owner="sweep", what=f"{n_settings:,} settings")
 
     status = np.full(n_settings, Status.NOT_CONVERGED, np.int8)  # (int8 throughout: 10⁸ settings, 100 MB)
