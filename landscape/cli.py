@@ -1120,8 +1120,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the cartesian product of hyperparameter values in compiled batches. Example: landscape "
         "sweep --problem seed-regression --optimizer sgd --steps 1000 --grid lr=log:1e-3:1:100 "
         "--grid momentum=lin:0:0.99:100 --csv sweep.csv --out sweep.png. On CPU the settings are split over one "
-        "JAX device per core (at most 8), which runs sweeps about twice as fast on 2 cores; JAX_NUM_CPU_DEVICES=N "
-        "chooses another count.")
+        "JAX device per core (at most 8): 2× faster on 2 cores for 10,000 settings × 1000 steps (landscape bench), "
+        "where sweeps of a few steps per setting ran as fast on one; JAX_NUM_CPU_DEVICES=N chooses another count.")
     _sweep_arguments(p, "sweep axis")
     p.add_argument("--out", default="sweep.png", help="heatmap image (default sweep.png)")
     p.add_argument("--csv", metavar="PATH.csv", help="one row per setting: hyperparameters and summaries")

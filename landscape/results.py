@@ -380,6 +380,9 @@ _TRAJECTORY_ARRAYS = ("loss", "grad_norm", "steps", "status", "diverged_at", "be
 # ---------------------------------------------------------------------------------------------------------- sweeps
 
 
+_TABLE_BLOCK = 2**16  # settings turned into rows at a time by Sweep.table and Sweep.to_csv (memory ∝ it)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Sweep(_Result):
     """Per-setting summaries of a sweep; every array has shape ``shape`` (one axis per entry of ``axes``).
@@ -496,18 +499,17 @@ class Sweep(_Result):
             if reached.any():
                 fewest = mean_steps[reached].min()
                 candidates = reached & (mean_steps == fewest)
-        index = tuple(int(i) for i in np.unravel_index(int(np.argmin(np.where(candidates, values, np.inf))),
-                                                       values.shape))
+        position = int(np.argmin(np.where(candidates, values, np.inf)))  # in C order over the settings
+        index = tuple(int(i) for i in np.unravel_index(position, values.shape))
         words = ("mean " if self._seed_axis is not None else "") + metric.replace("_", " ")
         if fewest is not None:
             rule = f"fewest steps to {words} ≤ {level:.4g} ({source}), then lowest {words}"
         else:
             rule = f"lowest {words} (steps to ≤ {level:.4g} unknown: sweep with tol=… or keep='loss')"
+        row = {name: column[0] for name, column in self._summaries(self._flat(), slice(position, position + 1)).items()}
         if self._seed_axis is None:
-            row = self._summary(index)
             row["steps_to_tol"] = None if fewest is None else int(steps[index])
         else:
-            row = self._seed_summary(index)
             here = None if fewest is None else steps[self._with_seeds(index)]
             row["steps_to_tol"] = None if here is None else float(here.mean())
             row["steps_to_tol_std"] = None if here is None else float(here.std())
@@ -574,65 +576,83 @@ class Sweep(_Result):
             raise ValueError(f"Sweep.{caller}: this sweep has no {name}; run ls.sweep(..., tol=...) to record it.")
         return _never_as_nan(name, values)
 
-    def _summary(self, index) -> dict:
-        row = {
-            "final_loss": float(self.final_loss[index]),
-            "best_loss": float(self.best_loss[index]),
-            "best_step": int(self.best_step[index]),
-            "status": Status(int(self.status[index])).label,
-            "diverged_at": int(self.diverged_at[index]),
-        }
-        if self.steps_to_tol is not None:
-            row["steps_to_tol"] = int(self.steps_to_tol[index])
-        leaves = jax.tree_util.tree_leaves(self.final_params)
-        values = np.concatenate([np.ravel(leaf[index]) for leaf in leaves]) if leaves else []
-        row.update({f"final.{name}": float(v) for name, v in zip(self._param_names, values)})
-        return row
+    @property
+    def _settings(self) -> tuple:
+        """``shape`` without the ``"seed"`` axis: the settings, one row each in :meth:`table`."""
+        k = self._seed_axis
+        return self.shape if k is None else self.shape[:k] + self.shape[k + 1:]
+
+    def _flat(self) -> dict:
+        """The summaries with the settings in one axis (C order): ``(settings,)`` arrays, or ``(settings, seeds)``
+        with a ``"seed"`` axis (None where absent), and ``final_params`` as a list of ``(settings, leaf size)`` leaves
+        (without seeds); views of the sweep's arrays, copies where those are not contiguous."""
+        n, k = math.prod(self._settings), self._seed_axis
+        if k is not None:
+            return {name: None if getattr(self, name) is None else
+                    np.reshape(np.moveaxis(getattr(self, name), k, -1), (n, -1)) for name in _TABLE_SUMMARIES}
+        flat = {name: None if getattr(self, name) is None else np.reshape(getattr(self, name), n)
+                for name in _TABLE_SUMMARIES}
+        flat["final_params"] = [np.reshape(leaf, (n, -1)) for leaf in jax.tree_util.tree_leaves(self.final_params)]
+        return flat
+
+    def _summaries(self, flat: dict, rows: slice) -> dict[str, list]:
+        """The summary columns of :meth:`table` (after the hyperparameters) at ``rows`` of :meth:`_flat`'s arrays:
+        ``{name: list of Python values}``. With a ``"seed"`` axis: the mean of each summary over its seeds and, in
+        ``<name>_std``, the standard deviation; how many seeds converged and diverged."""
+        if self._seed_axis is None:
+            columns = {"final_loss": flat["final_loss"][rows].astype(np.float64).tolist(),
+                       "best_loss": flat["best_loss"][rows].astype(np.float64).tolist(),
+                       "best_step": flat["best_step"][rows].tolist(),
+                       "status": _STATUS_LABELS[flat["status"][rows]].tolist(),
+                       "diverged_at": flat["diverged_at"][rows].tolist()}
+            if flat["steps_to_tol"] is not None:
+                columns["steps_to_tol"] = flat["steps_to_tol"][rows].tolist()
+            params = (column for leaf in flat["final_params"] for column in leaf[rows].T.astype(np.float64).tolist())
+            columns.update({f"final.{name}": column for name, column in zip(self._param_names, params)})
+            return columns
+        status = flat["status"][rows]
+        columns = {"seeds": [len(self.axes["seed"])] * len(status)}
+        for name in ("final_loss", "best_loss", "steps_to_tol"):
+            if flat[name] is not None:
+                values = _never_as_nan(name, flat[name][rows])
+                columns[name], columns[f"{name}_std"] = values.mean(axis=1).tolist(), values.std(axis=1).tolist()
+        columns["converged"] = (status == Status.CONVERGED).sum(axis=1).tolist()
+        columns["diverged"] = (status == Status.DIVERGED).sum(axis=1).tolist()
+        return columns
 
     @functools.cached_property
     def _param_names(self) -> list[str]:
         return _scalar_names(self.final_params, len(self.shape))
-
-    def _seed_summary(self, index) -> dict:
-        """The row of the setting at ``index`` (over the axes other than ``"seed"``): the mean of each summary over
-        its seeds and, in ``<name>_std``, the standard deviation; how many seeds converged and diverged."""
-        every = self._with_seeds(index)
-        row = {"seeds": len(self.axes["seed"])}
-        for name in ("final_loss", "best_loss", "steps_to_tol"):
-            if getattr(self, name) is not None:
-                values = _never_as_nan(name, getattr(self, name)[every])
-                row[name], row[f"{name}_std"] = float(values.mean()), float(values.std())
-        status = self.status[every]
-        row["converged"] = int((status == Status.CONVERGED).sum())
-        row["diverged"] = int((status == Status.DIVERGED).sum())
-        return row
 
     def table(self) -> list[dict]:
         """One row per setting (C order over ``axes``): its hyperparameters, then its summaries. With a ``"seed"``
         axis, one row per setting of the other axes: the mean of ``final_loss``, ``best_loss`` and ``steps_to_tol``
         over seeds (as in :meth:`mean`) with their standard deviations (``<name>_std``), the number of ``seeds`` and
         how many ``converged`` and ``diverged``; one seed's rows: ``sw.select(seed=s).table()``."""
-        return list(self._rows())
+        return [dict(zip(block, row)) for block in self._table_blocks() for row in zip(*block.values())]
 
-    def _rows(self):
-        """:meth:`table`'s rows, one at a time."""
-        if self._seed_axis is None:
-            return ({**self.setting(index), **self._summary(index)} for index in np.ndindex(*self.shape))
-        settings = self.shape[:self._seed_axis] + self.shape[self._seed_axis + 1:]
-        return ({**self.setting(index), **self._seed_summary(index)} for index in np.ndindex(*settings))
+    def _table_blocks(self):
+        """:meth:`table`'s columns, ``_TABLE_BLOCK`` rows at a time: ``{name: list of Python values}``."""
+        settings, flat = self._settings, self._flat()
+        axes = {name: np.asarray(values) for name, values in self.axes.items() if name != "seed"}
+        n = math.prod(settings)
+        for start in range(0, n, _TABLE_BLOCK):
+            rows = slice(start, min(start + _TABLE_BLOCK, n))
+            index = np.unravel_index(np.arange(rows.start, rows.stop), settings) if settings else ()
+            yield {**{name: values[i].tolist() for (name, values), i in zip(axes.items(), index)},
+                   **self._summaries(flat, rows)}
 
     def to_csv(self, path) -> None:
-        """Write :meth:`table` as CSV (header + one row per setting), atomically, a row at a time (a sweep of 10⁸
-        settings never holds its table in memory)."""
-        rows = self._rows()
+        """Write :meth:`table` as CSV (header + one row per setting), atomically, ``_TABLE_BLOCK`` rows at a time (a
+        sweep of 10⁸ settings never holds its table in memory)."""
 
         def write(binary):
             text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
-            first = next(rows)
-            writer = csv.DictWriter(text, fieldnames=list(first), lineterminator="\n")
-            writer.writeheader()
-            writer.writerow(first)
-            writer.writerows(rows)
+            writer = csv.writer(text, lineterminator="\n")  # csv.DictWriter's format: floats by repr, ints by str
+            for k, block in enumerate(self._table_blocks()):
+                if k == 0:
+                    writer.writerow(list(block))
+                writer.writerows(zip(*block.values()))
             text.flush()
             text.detach()  # (the caller closes the file)
 
@@ -671,6 +691,8 @@ class Sweep(_Result):
 _SWEEP_ARRAYS = ("final_loss", "best_loss", "best_step", "status", "diverged_at")
 _SWEEP_OPTIONAL = ("steps_to_tol", "loss_curves")
 _SEED_AVERAGED = ("final_loss", "best_loss", "best_step", "steps_to_tol", "diverged_at")
+_TABLE_SUMMARIES = ("final_loss", "best_loss", "best_step", "steps_to_tol", "status", "diverged_at")
+_STATUS_LABELS = np.array([Status(code).label for code in range(len(Status))], dtype=object)  # by code
 
 
 def _never_as_nan(name: str, values: np.ndarray) -> np.ndarray:

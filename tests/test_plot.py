@@ -3,6 +3,7 @@ drawing flags (--style, --surface, --gif)."""
 
 import shutil
 import subprocess
+from types import SimpleNamespace
 
 import matplotlib
 import matplotlib.image
@@ -15,6 +16,8 @@ from PIL import Image
 import landscape as ls
 from landscape.cli import main
 from landscape.plot.animation import frame_indices
+from landscape.plot.figures import short_number
+from landscape.plot.paths import Path, batch_label, in_view, view_cut
 
 START = {"intercept": 2.0, "slope": 9.0}
 
@@ -170,6 +173,17 @@ def test_batched_trajectories_are_labelled_by_what_varies():
     assert [line.get_label() for line in named.lines] == list("abcd")
     with pytest.raises(ValueError, match="3 labels for 4 paths"):
         ls.plot.trajectories(trajs, labels=list("abc"))
+
+
+def test_labels_read_back_the_values_as_typed():
+    for value in (0.1, 1e-3, 0.614, 0.9995, 3e-4, 1.2, 3.0):
+        for dtype in (np.float32, np.float64):
+            assert dtype(float(short_number(dtype(value)))) == dtype(value)
+    assert [short_number(v) for v in (np.float32(0.1), 1e-3, 3.0, 0.9995, np.True_, 12345, "adam")] == [
+        "0.1", "0.001", "3", "0.9995", "True", "12345", "adam"]
+    traj = SimpleNamespace(batch_axes=("optimizer",), optimizer=ls.optim.SGD(lr=np.array([1e-3, 0.9995])),
+                           batch_shape=(2,), meta={})
+    assert [batch_label(traj, (k,)) for k in range(2)] == ["lr=0.001", "lr=0.9995"]  # a legend's labels
 
 
 def test_arrows_are_the_negative_gradient_at_each_point(paths):
@@ -559,7 +573,8 @@ def test_a_diverged_path_leaves_the_view_on_the_map(one_diverges):
     wild_x, wild_y = drawn.lines[1].get_data()  # cut where it leaves the map
     assert x0 <= wild_x.min() and wild_x.max() <= x1 and y0 <= wild_y.min() and wild_y.max() <= y1
     assert f"wild, diverged at step {k}" in legend_texts(left) and "calm" in legend_texts(left)
-    (cross_x,), (cross_y,) = drawn.diverged[0].get_data()  # the last point in view, a recorded one
+    assert drawn.diverged[0] is None  # one entry per path: calm has no cross
+    (cross_x,), (cross_y,) = drawn.diverged[1].get_data()  # the last point in view, a recorded one
     assert (cross_x, cross_y) in set(zip(trajs["wild"].coordinate("bias"), trajs["wild"].coordinate("weight")))
     assert x0 <= cross_x <= x1 and y0 <= cross_y <= y1
     np.testing.assert_array_equal(drawn.lines[0].get_data()[0], trajs["calm"].coordinate("bias"))  # whole
@@ -591,7 +606,8 @@ def test_surface_and_animation_mark_a_diverged_path_on_the_map(one_diverges, tmp
     assert surf.ax.get_zlim()[1] <= 1.2 * np.nanmax(m.values)  # the path's heights stay on the map's scale
     wild_x, wild_y, _ = surf.lines[1].get_data_3d()
     assert m.xs[0] <= wild_x.min() and wild_x.max() <= m.xs[-1] and m.ys[0] <= wild_y.min() <= wild_y.max() <= m.ys[-1]
-    assert len(surf.diverged) == 1 and f"wild, diverged at step {k}" in legend_texts(surf.ax)
+    assert surf.diverged[0] is None and surf.diverged[1] is not None
+    assert f"wild, diverged at step {k}" in legend_texts(surf.ax)
 
     drawn = []  # what each frame draws over the map: (marker, x data, y data)
     draw_artist = matplotlib.axes.Axes.draw_artist
@@ -608,3 +624,21 @@ def test_surface_and_animation_mark_a_diverged_path_on_the_map(one_diverges, tmp
     assert crosses and all(m.xs[0] <= x <= m.xs[-1] and m.ys[0] <= y <= m.ys[-1] for x, y in crosses)
     xs = np.concatenate([x for _, x, _ in drawn])
     assert xs.min() >= m.xs[0] - 1 and xs.max() <= m.xs[-1] + 1  # no frame draws the path at ±1.7e18
+
+
+def test_a_path_is_cut_where_it_leaves_the_view_for_good():
+    """By hand, in the unit square: out at step 1, back at step 2, then out for good between (0.8, 0.8) and
+    (1.4, 1.1), a segment that meets x = 1 a third along, at (1, 0.9) (y = 1 only two thirds along)."""
+    xs, ys = np.array([0.5, 1.5, 0.5, 0.8, 1.4, 3.0]), np.array([0.5, 0.5, 0.5, 0.8, 1.1, 3.0])
+    box = ((0.0, 1.0), (0.0, 1.0))
+    stop, exit_point = view_cut(xs, ys, 6, box)
+    assert stop == 4 and exit_point == pytest.approx((1.0, 0.9))
+    assert view_cut(xs, ys, 4, box) == (4, None)  # no point counts after its last one in the box
+    assert view_cut(xs + 2, ys, 6, box) == (0, None)  # never in the box
+    assert view_cut(np.array([0.5, np.nan]), np.array([0.5, 0.5]), 2, box) == (1, None)  # nowhere to head
+    stop, exit_point = view_cut(np.arange(3.0), np.array([0.5, 0.9, 1.3]), 3, ((-np.inf, np.inf), (-np.inf, 1.0)))
+    assert stop == 2 and exit_point == pytest.approx((1.25, 1.0))  # a loss curve leaving the top of its axis
+
+    wild = SimpleNamespace(diverged=np.array(True), diverged_at=np.array(5), steps=np.arange(6))
+    last, x, y = in_view(Path("wild", xs, ys, np.zeros(6), None, None, wild, ()), box)  # as trajectories draws it
+    assert last == 3 and x == pytest.approx([0.5, 1.5, 0.5, 0.8, 1.0]) and y == pytest.approx([0.5, 0.5, 0.5, 0.8, 0.9])

@@ -1,5 +1,6 @@
 import csv
 import dataclasses
+import io
 import json
 import os
 from typing import NamedTuple
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 import landscape as ls
-from landscape import _serial, optim, problems
+from landscape import _serial, optim, problems, results
 
 
 @pytest.fixture
@@ -237,6 +238,93 @@ def test_one_status_for_runs_sweeps_and_tables(tmp_path):
     with open(tmp_path / "s.csv") as f:
         rows = list(csv.DictReader(f))
     assert [row["status"] for row in rows] == ["not converged", "converged", "diverged"]
+
+
+def table_reference(sw, param_names=("bias", "weight")) -> list[dict]:
+    """Sweep.table's rows built one setting at a time from the sweep's arrays ("seed", when there, the last axis)."""
+    names = [name for name in sw.axes if name != "seed"]
+    leaves = jax.tree_util.tree_leaves(sw.final_params)
+    rows = []
+    for index in np.ndindex(*(len(sw.axes[name]) for name in names)):
+        row = {name: sw.axes[name][i].item() for name, i in zip(names, index)}
+        if "seed" in sw.axes:
+            row["seeds"] = len(sw.axes["seed"])
+            for name in ("final_loss", "best_loss", "steps_to_tol"):
+                values = getattr(sw, name)[index]
+                values = np.where(values >= 0, values, np.nan) if name == "steps_to_tol" else values
+                row[name], row[f"{name}_std"] = float(np.mean(values)), float(np.std(values))
+            row["converged"] = int(np.sum(sw.status[index] == ls.Status.CONVERGED))
+            row["diverged"] = int(np.sum(sw.status[index] == ls.Status.DIVERGED))
+        else:
+            row.update(final_loss=float(sw.final_loss[index]), best_loss=float(sw.best_loss[index]),
+                       best_step=int(sw.best_step[index]), status=ls.Status(int(sw.status[index])).label,
+                       diverged_at=int(sw.diverged_at[index]))
+            if sw.steps_to_tol is not None:
+                row["steps_to_tol"] = int(sw.steps_to_tol[index])
+            values = np.concatenate([np.ravel(leaf[index]) for leaf in leaves])
+            row.update({f"final.{name}": float(v) for name, v in zip(param_names, values, strict=True)})
+        rows.append(row)
+    return rows
+
+
+def dict_writer_text(rows: list[dict]) -> str:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def made_up_sweep(axes: dict, leaves: dict, tol: bool = True) -> ls.Sweep:
+    """A sweep of random summaries over ``axes`` (float32 losses, NaN where diverged, some inf), parameters
+    ``{name: (leaf shape, dtype)}``."""
+    rng = np.random.default_rng(0)
+    shape = tuple(len(values) for values in axes.values())
+    status = rng.integers(1, 4, shape).astype(np.int8)
+    diverged = status == ls.Status.DIVERGED
+    final_loss = np.where(diverged, np.nan, rng.lognormal(size=shape)).astype(np.float32)
+    best_loss = np.where(rng.random(shape) < 0.2, np.inf, final_loss / 3).astype(np.float32)
+    steps = rng.integers(-1, 50, shape).astype(np.int32)
+    params = {name: rng.standard_normal(shape + leaf).astype(dtype) for name, (leaf, dtype) in leaves.items()}
+    return ls.Sweep(axes={name: np.asarray(values) for name, values in axes.items()}, fixed={},
+                    final_loss=final_loss, best_loss=best_loss, best_step=steps + 1,
+                    steps_to_tol=steps if tol else None, status=status,
+                    diverged_at=np.where(diverged, steps + 1, -1).astype(np.int32), final_params=params)
+
+
+def test_sweep_csv_is_its_table_by_csv_dictwriter(tmp_path):
+    sw = ls.sweep(problems.seed_regression(), optim.SGD, 30, lr=[0.05, 0.5, 3.0], momentum=[0.0, 0.9], seeds=3,
+                  batch_size=10, tol=0.6)
+    assert set(sw.status.ravel()) == {ls.Status.CONVERGED, ls.Status.NOT_CONVERGED, ls.Status.DIVERGED}
+    expected = dict_writer_text(table_reference(sw))
+    sw.to_csv(tmp_path / "s.csv")
+    assert (tmp_path / "s.csv").read_bytes().decode() == expected == dict_writer_text(sw.table())
+
+
+def test_sweep_csv_with_vector_leaves_and_no_tol(tmp_path):
+    sw = made_up_sweep({"lr": [0.1, 1 / 3], "nesterov": [False, True], "step_size": [2, 5, 7]},
+                       {"b": ((2,), np.float64), "w": ((2, 2), np.float32)}, tol=False)
+    names = ["b[0]", "b[1]", "w[0,0]", "w[0,1]", "w[1,0]", "w[1,1]"]
+    expected = dict_writer_text(table_reference(sw, names))
+    assert expected.startswith('lr,nesterov,step_size,final_loss,best_loss,best_step,status,diverged_at,final.b[0],'
+                               'final.b[1],"final.w[0,0]"')  # names with commas quoted
+    sw.to_csv(tmp_path / "s.csv")
+    assert (tmp_path / "s.csv").read_bytes().decode() == expected == dict_writer_text(sw.table())
+
+
+@pytest.mark.parametrize("seeds", [False, True])
+@pytest.mark.filterwarnings("ignore:invalid value encountered in subtract")  # std of seeds with an inf loss
+def test_sweep_csv_of_many_blocks(tmp_path, monkeypatch, seeds):
+    axes = {"lr": np.logspace(-3, 0, 5), "momentum": np.linspace(0, 0.9, 7), **({"seed": [4, 5, 6]} if seeds else {})}
+    sw = made_up_sweep(axes, {"bias": ((), np.float32), "weight": ((), np.float32)})
+    monkeypatch.setattr(results, "_TABLE_BLOCK", 4)  # 35 rows: 8 blocks of 4, then 3
+    expected = dict_writer_text(table_reference(sw))
+    sw.to_csv(tmp_path / "s.csv")
+    assert (tmp_path / "s.csv").read_bytes().decode() == expected == dict_writer_text(sw.table())
+    assert expected.count("\n") == 1 + 35
+    part = sw.select(momentum=axes["momentum"][3])  # strided views of the sweep's arrays
+    part.to_csv(tmp_path / "p.csv")
+    assert (tmp_path / "p.csv").read_bytes().decode() == dict_writer_text(table_reference(part))
 
 
 def test_a_file_of_the_earlier_format_is_refused_clearly(tmp_path):

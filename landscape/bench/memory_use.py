@@ -23,7 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from landscape.bench.common import add_output_arguments, busy_warning, format_target, save_result, short_device_tag
+from landscape.bench.common import (add_output_arguments, busy_warning, print_notes_and_targets, print_table,
+                                    save_result, short_device_tag)
 from landscape.bench.startup import landscape_command, run_process
 
 MAP_PEAK_TARGET = 2e9  # bytes, the 16384² map
@@ -92,11 +93,11 @@ def main(argv=None) -> dict:
         warnings.append("failed runs: " + "; ".join(errors))
     warnings += [w for w in [busy_warning()] if w]
 
-    for r in rows:
-        print(f"  {r['workload']:<40} {r['sizes']:<28} {r['wall_s'] or float('nan'):7.2f} s wall, peak "
-              f"{(r['peak_rss_bytes'] or 0) / 2**20:6.0f} MiB" + (f", map {r['map_s']:.2f} s" if r.get("map_s") else ""))
-    for name, tgt in targets.items():
-        print(f"  target {format_target(name, tgt)}")
+    shown = [{**r, "peak_mib": None if r["peak_rss_bytes"] is None else r["peak_rss_bytes"] / 2**20} for r in rows]
+    print_table(shown, [("workload", "workload", ""), ("sizes", "sizes", ""), ("wall_s", "wall s", ".2f"),
+                        ("peak_mib", "peak MiB", ".0f"), ("map_s", "map s", ".2f"), ("draw_s", "draw s", ".2f"),
+                        ("ratio", "peak ÷ API", ".3f")])
+    print_notes_and_targets(rows, targets)
     for w in warnings:
         print(f"WARNING: {w}")
     result = {"benchmark": "memory", "tag": tag, "rows": rows, "runs": runs, "targets": targets,

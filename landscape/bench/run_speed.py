@@ -46,8 +46,12 @@ FLOP_COUNT = ("useful flops per setting per step per sample = 9: residual r = wÂ
 TOLERANCE = 1e-4  # max relative error allowed between a baseline and landscape.run (non-diverged settings)
 
 
-def problem():
-    return ls.problems.seed_regression("mse")
+def problem_and_data():
+    """The benchmark problem and its data as the baselines take it: ``(problem, x, y)``, x and y float32
+    ``(n_samples,)``."""
+    prob = ls.problems.seed_regression("mse")
+    x, y = (np.asarray(a, np.float32) for a in prob.data)
+    return prob, x, y
 
 
 def settings(n_lr: int, n_mom: int) -> tuple[np.ndarray, np.ndarray]:
@@ -195,7 +199,7 @@ def child(spec: str, n_lr: int, n_mom: int, steps: int, repeats: int) -> None:
     with the peak RSS; or ``landscape-timed:<every>``: :func:`timed` figures of ``landscape.run``."""
     kind, every = spec.split(":")
     every = int(every)
-    prob = problem()
+    prob, x, y = problem_and_data()
     lr, mom = settings(n_lr, n_mom)
     if kind == "landscape-timed":
         t = timed(lambda: run_landscape(prob, jnp.asarray(lr), jnp.asarray(mom), steps, every), repeats=repeats,
@@ -203,7 +207,6 @@ def child(spec: str, n_lr: int, n_mom: int, steps: int, repeats: int) -> None:
         t.pop("result")
         print(json.dumps({**t, "devices": len(jax.local_devices())}))
         return
-    x, y = (np.asarray(a, np.float32) for a in prob.data)
     base_rss, base_peak = rss_bytes(), peak_rss_bytes()
     t0 = time.perf_counter()
     if kind == "landscape":
@@ -272,8 +275,7 @@ def main(argv=None) -> dict:
     tag, warnings = start_run(args)
     torch, torch_skipped = torch_peer(args)
     optax, optax_skipped = peer("optax", args.no_optax)
-    prob = problem()
-    x, y = (np.asarray(a, np.float32) for a in prob.data)
+    prob, x, y = problem_and_data()
     n_samples = len(x)
     lr_np, mom_np = settings(n_lr, n_mom)
     lr, mom = jnp.asarray(lr_np), jnp.asarray(mom_np)

@@ -36,7 +36,7 @@ from landscape.bench.common import (add_training_arguments, environment, finish_
                                     run_child, save_result, set_cpu_devices, sgemm_roofline, skipped_row, start_run,
                                     timed, torch_peer)
 from landscape.bench.run_speed import (FLOP_COUNT, FLOPS_PER_SAMPLE_STEP, LR_RANGE, MOMENTUM_RANGE, TOLERANCE,
-                                       optax_runner, problem, settings, time_torch, torch_indices)
+                                       optax_runner, problem_and_data, settings, time_torch, torch_indices)
 
 OPTAX_CHUNK = 2**16  # settings per optax call for large sweeps
 PEAK_TARGET = 4 * 10**9
@@ -76,13 +76,12 @@ def compare(baseline: np.ndarray, sw) -> dict:
 def child(spec: str, n_lr: int, n_mom: int, steps: int, repeats: int) -> None:
     """Child mode: ``sweep`` or ``optax`` on an n_lr × n_mom grid, then print JSON with the peak RSS; or
     ``sweep-timed``: :func:`timed` figures of ``sweep`` (``repeats`` steady-state calls)."""
-    prob = problem()
+    prob, x, y = problem_and_data()
     if spec == "sweep-timed":
         t = timed(lambda: run_sweep(prob, n_lr, n_mom, steps), repeats=repeats, max_s=60.0)
         sw = t.pop("result")
         print(json.dumps({**t, "chunk": sw.meta["chunk"], "devices": sw.meta["devices"]}))
         return
-    x, y = (np.asarray(a, np.float32) for a in prob.data)
     base_rss, base_peak = rss_bytes(), peak_rss_bytes()
     t0 = time.perf_counter()
     if spec == "sweep":
@@ -157,8 +156,7 @@ def main(argv=None) -> dict:
     tag, warnings = start_run(args)
     torch, torch_skipped = torch_peer(args)
     optax, optax_skipped = peer("optax", args.no_optax)
-    prob = problem()
-    x, y = (np.asarray(a, np.float32) for a in prob.data)
+    prob, x, y = problem_and_data()
     n_samples = len(x)
     dtype = str(run_sweep(prob, 2, 2, 2).final_loss.dtype)  # initialises the backend before timing
     print(f"device: {jax.devices()}  tag: {tag}  dtype: {dtype}  problem: {prob.name} (mse, {n_samples} samples)"

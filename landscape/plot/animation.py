@@ -65,7 +65,7 @@ def animate(m, trajs, path, *, fps: float = 10, every: int = 1, max_frames: int 
 
     from landscape.plot.maps import loss_map
     from landscape.plot.maps import surface as draw_surface
-    from landscape.plot.paths import diverged_step, path_data, trajectories
+    from landscape.plot.paths import path_data, trajectories
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -96,13 +96,10 @@ def animate(m, trajs, path, *, fps: float = 10, every: int = 1, max_frames: int 
             drawn = trajectories(trajs, ax=ax, labels=labels, colors=colors, legend=legend, x=m.x_label,
                                  y=m.y_label)
         lines = drawn.lines
-        # what each frame shows of a path is what was drawn of it (a diverged path: until it leaves the map)
+        # what each frame shows of a path is what was drawn of it (a diverged path: until it leaves the map for good)
         shown = [np.asarray(line.get_data_3d() if surface else line.get_data(), float) for line in lines]
-        crosses = iter(drawn.diverged)  # the cross of each diverged path with a point on the map, in order
-        cross_of = [next(crosses) if diverged_step(p) is not None and data.shape[1] else None
-                    for p, data in zip(paths, shown)]
         heads = []
-        for line, cross in zip(lines, cross_of):
+        for line, cross in zip(lines, drawn.diverged):
             if cross is not None:  # it appears when its path gets there
                 cross.set_animated(True)
             line.set_animated(True)
@@ -117,7 +114,7 @@ def animate(m, trajs, path, *, fps: float = 10, every: int = 1, max_frames: int 
         frames = []
         for k in index:
             canvas.restore_region(background)
-            for line, head, cross, data in zip(lines, heads, cross_of, shown):
+            for line, head, cross, data in zip(lines, heads, drawn.diverged, shown):
                 upto = min(k, data.shape[1] - 1) + 1
                 if surface:
                     line.set_data_3d(*data[:, :upto])

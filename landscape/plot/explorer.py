@@ -17,8 +17,9 @@ import numpy as np
 
 from landscape import _checks
 from landscape._files import atomic_write_text
-from landscape.plot.figures import block_centres, reduced
+from landscape.plot.figures import block_centres, reduced, short_number
 from landscape.plot.maps import scaled_values
+from landscape.plot.paths import view_cut
 from landscape.results import LossMap, Status, Sweep
 
 MAP_PIXELS = 300  # the map is drawn from at most this many rows and columns (figures.reduced)
@@ -100,19 +101,14 @@ def _setting_data(m: LossMap, sw: Sweep, xs: np.ndarray, ys: np.ndarray, points:
     if points is None:
         points = int(np.clip(POINTS_BUDGET // n, 20, 200))
     even = np.unique(np.linspace(0, n_records - 1, min(points, n_records)).round().astype(int))
-    lo = np.array([min(m.xs[0], m.xs[-1]), min(m.ys[0], m.ys[-1])], float)
-    hi = np.array([max(m.xs[0], m.xs[-1]), max(m.ys[0], m.ys[-1])], float)
-    with np.errstate(invalid="ignore"):
-        in_view = (xs >= lo[0]) & (xs <= hi[0]) & (ys >= lo[1]) & (ys <= hi[1])
+    (x0, x1), (y0, y1) = view = [sorted((float(a[0]), float(a[-1]))) for a in (m.xs, m.ys)]
     kept, cut, exits = [], [], []
     for k in range(n):
         end = n_records if diverged_at[k] < 0 else diverged_at[k]  # records before divergence are finite
-        seen = np.flatnonzero(in_view[k, :end])
-        stop = int(seen[-1]) + 1 if seen.size else 0  # after its last point in view, the path never comes back
+        stop, exit_point = view_cut(xs[k], ys[k], end, view)
         kept.append(np.union1d(even[even < end], [t for t in (stop - 1, end - 1) if 0 <= t < end]).astype(int))
         cut.append(stop)
-        exits.append(_exit_point(np.array([xs[k, stop - 1], ys[k, stop - 1]]), np.array([xs[k, stop], ys[k, stop]]),
-                                 lo, hi).tolist() if 0 < stop < end else None)
+        exits.append(exit_point)
     rows = np.repeat(np.arange(n), [len(t) for t in kept])
     steps = np.concatenate(kept) if n else np.zeros(0, int)
     finite_loss = loss[np.isfinite(loss)]
@@ -125,16 +121,8 @@ def _setting_data(m: LossMap, sw: Sweep, xs: np.ndarray, ys: np.ndarray, points:
         "final_loss": _numbers(sw.final_loss), "best_loss": _numbers(sw.best_loss),
         "best_step": np.reshape(sw.best_step, n).astype(int).tolist(),
         "log_loss": bool(finite_loss.size and finite_loss.min() >= 0 and finite_loss.max() > 0),
-        "view": [float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])], "last_step": n_records - 1,
+        "view": [x0, x1, y0, y1], "last_step": n_records - 1,
     }
-
-
-def _exit_point(inside: np.ndarray, outside: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Where the segment from a point in the box ``[lo, hi]`` to a (finite) point outside it leaves the box."""
-    delta = outside - inside
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(delta > 0, (hi - inside) / delta, np.where(delta < 0, (lo - inside) / delta, np.inf))
-    return inside + min(float(t.min()), 1.0) * delta
 
 
 def _numbers(values) -> list:
@@ -163,19 +151,12 @@ def _base64(values, dtype: str) -> str:
     return base64.b64encode(np.ascontiguousarray(values, dtype=dtype).tobytes()).decode("ascii")
 
 
-def _label(value) -> str:
-    value = np.asarray(value)
-    if value.dtype == bool:
-        return str(bool(value)).lower()
-    return f"{value.item():.4g}" if value.dtype.kind == "f" else str(value.item())
-
-
 def _fixed_text(value) -> str:
     if hasattr(value, "_fields"):  # a schedule
         return type(value).__name__
     if isinstance(value, tuple):
-        return "(" + ", ".join(map(_label, value)) + ")"
-    return _label(value)
+        return "(" + ", ".join(map(short_number, value)) + ")"
+    return short_number(value)
 
 
 def _default_title(sw: Sweep) -> str:
@@ -250,7 +231,8 @@ def _page(figure, data: dict, sw: Sweep, start: list, title: str) -> str:
     embedded = {**{k: v for k, v in data.items() if k not in ("t", "x", "y", "loss")},
                 "t": _base64(data["t"], "<i4"), "x": _base64(data["x"], "<f4"), "y": _base64(data["y"], "<f4"),
                 "loss": _base64(data["loss"], "<f4"),
-                "axes": [{"name": name, "labels": [_label(v) for v in values]} for name, values in sw.axes.items()],
+                "axes": [{"name": name, "labels": [short_number(v) for v in values]}
+                         for name, values in sw.axes.items()],
                 "traces": TRACES}
     sliders = "\n".join(
         f'<label class="slider"><span>{html.escape(name)}</span><input type="range" min="0" max="{len(values) - 1}" '

@@ -68,6 +68,16 @@ def block_centres(coords, starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(coords, starts) / np.diff(np.r_[starts, len(coords)])
 
 
+def short_number(value) -> str:
+    """A scalar as a label: a float in at most 4 significant digits, so that the values one types (``0.1``,
+    ``1e-3``, ``0.9995``) read back as typed (``"0.1"``, ``"0.001"``, ``"0.9995"``; ``3.0`` as ``"3"``); a bool as
+    ``"True"``/``"False"``; anything else (an integer, a string) as it prints."""
+    value = np.asarray(value)
+    if value.dtype == bool:
+        return str(bool(value))
+    return f"{value.item():.4g}" if value.dtype.kind == "f" else str(value.item())
+
+
 def grid_figure(n: int, *, cols: int | None = None, size: tuple[float, float] = (4.4, 3.8),
                 projection: str | None = None, title: str | None = None, sharex: bool = False, sharey: bool = False):
     """A figure of ``n`` panels in rows of ``cols`` (default up to 4), with constrained layout so that colour bars

@@ -32,7 +32,8 @@ class MapPlot(NamedTuple):
 
 class SurfacePlot(NamedTuple):
     """What :func:`surface` drew: the ``Poly3DCollection``, one ``Line3D`` per path (a diverged one's up to its last
-    point over the map), the minimum's marker and the divergence markers (a red cross at each of those points)."""
+    point over the map), the minimum's marker and ``diverged``, one entry per path: the red cross at a diverged path's
+    last point over the map, None for a path that did not diverge or is never over the map."""
 
     ax: Any
     surface: Any
@@ -238,8 +239,8 @@ def surface(m, *, metric: str = "loss", trajs=None, elev: float = 35, azim: floa
         metric: the height: ``"loss"`` or any name in ``m.metrics``.
         trajs: optional paths (a Trajectory or ``compare``'s ``{label: Trajectory}``); each is drawn at height
             loss(θ_t), its recorded loss (on a 2-parameter problem, exactly the surface's height); loss surfaces
-            only. A diverged path is drawn while it is over the map, its last point there marked with a red cross
-            and its label saying "diverged at step k".
+            only. A diverged path is drawn until it leaves the map for good, its last point over it marked with a red
+            cross and its label saying "diverged at step k".
         elev, azim: the viewing angles (degrees).
         ax: 3-D axes (``fig.add_subplot(projection="3d")``); default a new figure.
         log: height log₁₀(loss); sqrt: height √loss (applied to the paths too).
@@ -284,18 +285,19 @@ def surface(m, *, metric: str = "loss", trajs=None, elev: float = 35, azim: floa
             zs = path.loss
             zs = np.log10(np.where(zs > 0, zs, np.nan)) if log else np.sqrt(np.where(zs >= 0, zs, np.nan)) if sqrt \
                 else zs
-            step = diverged_step(path)  # drawn while over the map: a 3-D axes does not clip what leaves it
+            step = diverged_step(path)  # drawn until it leaves the map for good: a 3-D axes does not clip
             shown = len(path.x) if step is None else \
                 in_view(path, ((m.xs[0], m.xs[-1]), (m.ys[0], m.ys[-1])))[0] + 1
             (line,) = ax.plot(path.x[:shown], path.y[:shown], zs[:shown], marker="o", markersize=3, linewidth=1.8,
                               label=path.label if step is None else diverged_label(path.label, step),
                               color=None if colors is None else colors[k], zorder=10)
             lines.append(line)
+            cross = None
             if step is not None and shown:
                 (cross,) = ax.plot(path.x[shown - 1:shown], path.y[shown - 1:shown], zs[shown - 1:shown],
                                    marker="X", color="red", markeredgecolor="white", markersize=10,
                                    linestyle="none", zorder=11)
-                crosses.append(cross)
+            crosses.append(cross)
         if any(line.get_label() and not line.get_label().startswith("_") for line in lines):
             ax.legend(loc="upper left", fontsize="small")
     ax.set_xlim(m.xs[0], m.xs[-1])

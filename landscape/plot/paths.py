@@ -3,7 +3,8 @@
 Consumes :class:`~landscape.Trajectory` results (NumPy arrays); nothing traces JAX.
 
 A diverged path never decides what a picture shows: the view holds the paths that did not diverge (:func:`view_box`),
-a diverged path is drawn until it leaves the view and marked there, and its label says "diverged at step k".
+a diverged path is drawn until it leaves the view for good (:func:`view_cut`) and marked there, and its label says
+"diverged at step k".
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ import numpy as np
 from matplotlib import patheffects
 
 from landscape import _checks
-from landscape.plot.figures import new_axes
+from landscape.plot.figures import new_axes, short_number
 
 LOSS = "loss"  # pseudo-parameter: the loss itself, as the y coordinate (1-parameter problems)
 
 
 class PathPlot(NamedTuple):
     """What :func:`trajectories` drew: one ``Line2D`` per path (its data is the path; a diverged one's up to where it
-    leaves the view, cut at the view's edge), the start markers, the ``Quiver`` of gradient arrows per path (empty
-    without ``arrows``) and the divergence markers (one per diverged path with a point in view: its last one)."""
+    leaves the view for good, cut at the view's edge), the start markers, the ``Quiver`` of gradient arrows per path
+    (empty without ``arrows``) and ``diverged``, one entry per path: the red cross at a diverged path's last point in
+    view, None for a path that did not diverge or has no point in view."""
 
     ax: Any
     lines: list
@@ -45,13 +47,6 @@ class Path(NamedTuple):
     index: tuple
 
 
-def _short(value) -> str:
-    value = np.asarray(value)
-    if value.dtype == bool:
-        return str(bool(value))
-    return f"{value.item():.3g}" if value.dtype.kind == "f" else str(value.item())
-
-
 def batch_label(traj, index: tuple) -> str:
     """A readable label for batch element ``index``: the hyperparameters that vary (``lr=0.03``), the init, the seed."""
     axes = list(traj.batch_axes)
@@ -65,7 +60,7 @@ def batch_label(traj, index: tuple) -> str:
                 continue
             array = np.asarray(value)
             if array.ndim and array.size > 1:
-                varying.append(f"{name}={_short(np.broadcast_to(array, traj.batch_shape[:n_opt])[opt_index])}")
+                varying.append(f"{name}={short_number(np.broadcast_to(array, traj.batch_shape[:n_opt])[opt_index])}")
         parts.extend(varying or [f"#{list(opt_index)}"])
     rest = index[n_opt:]
     if "init" in axes:
@@ -205,24 +200,35 @@ def padded(box, fraction: float = 0.05) -> tuple[tuple[float, float], tuple[floa
     return tuple((lo - fraction * max(hi - lo, 1e-3), hi + fraction * max(hi - lo, 1e-3)) for lo, hi in box)
 
 
-def in_view(path: Path, box) -> tuple[int, np.ndarray, np.ndarray]:
-    """A diverged path's part in ``box``: ``(last, x, y)``, its points up to its last one in the box before it first
-    leaves it (index ``last``, −1 when it starts outside) and the point where it crosses the box's edge."""
-    n = _until_divergence(path)
-    x, y = path.x[:n], path.y[:n]
+def view_cut(xs, ys, n: int, box) -> tuple[int, tuple[float, float] | None]:
+    """Where a path leaves ``box`` for good: ``(stop, exit)``.
+
+    ``xs``/``ys``: ``(T,)``, the path's coordinates, of which the first ``n`` points count; ``box``:
+    ``((x_lo, x_hi), (y_lo, y_hi))`` (bounds may be infinite). The path is drawn through its points ``[:stop]``, up to
+    its last one in the box wherever it went before (``stop`` 0 when none is), then to ``exit``: the point where the
+    segment to its next point crosses the box's edge (None when no next point counts or it is not finite).
+    """
+    x, y = xs[:n], ys[:n]
     (x0, x1), (y0, y1) = box
     inside = np.isfinite(x) & np.isfinite(y) & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
-    leaves = np.flatnonzero(~inside)
-    if not leaves.size:
-        return n - 1, x, y
-    last = int(leaves[0]) - 1
-    if last < 0 or not (np.isfinite(x[last + 1]) and np.isfinite(y[last + 1])):
-        return last, x[:last + 1], y[:last + 1]
-    (px, py), (qx, qy) = (x[last], y[last]), (x[last + 1], y[last + 1])  # the segment from inside to outside
-    # how far along it the first edge it crosses is
-    cut = min([(edge - a) / (b - a) for a, b, lo, hi in ((px, qx, x0, x1), (py, qy, y0, y1))
-               for edge in ((hi,) if b > hi else (lo,) if b < lo else ())], default=1.0)
-    return last, np.r_[x[:last + 1], px + cut * (qx - px)], np.r_[y[:last + 1], py + cut * (qy - py)]
+    seen = np.flatnonzero(inside)
+    stop = int(seen[-1]) + 1 if seen.size else 0
+    if stop in (0, len(x)) or not (np.isfinite(x[stop]) and np.isfinite(y[stop])):
+        return stop, None
+    (px, py), (qx, qy) = (x[stop - 1], y[stop - 1]), (x[stop], y[stop])  # from in the box to beyond an edge
+    along = min((edge - a) / (b - a) for a, b, lo, hi in ((px, qx, x0, x1), (py, qy, y0, y1))
+                for edge in ((hi,) if b > hi else (lo,) if b < lo else ()))  # to the first edge it crosses
+    return stop, (px + along * (qx - px), py + along * (qy - py))
+
+
+def in_view(path: Path, box) -> tuple[int, np.ndarray, np.ndarray]:
+    """A diverged path's part in ``box`` (:func:`view_cut`): ``(last, x, y)``, its points up to its last one in the
+    box (index ``last``, −1 when none is), then the point on the box's edge where it leaves it for good."""
+    stop, exit_point = view_cut(path.x, path.y, _until_divergence(path), box)
+    x, y = path.x[:stop], path.y[:stop]
+    if exit_point is not None:
+        x, y = np.r_[x, exit_point[0]], np.r_[y, exit_point[1]]
+    return stop - 1, x, y
 
 
 def _lr(traj, index) -> float | None:
@@ -268,13 +274,13 @@ def trajectories(trajs, *, ax=None, x: str | None = None, y: str | None = None, 
             Otherwise a diverged path is the one thing that never widens the limits (:func:`view_box`).
         until: draw the paths up to this step only (e.g. seed 004's arrows over the first 30 steps).
 
-    A diverged path is drawn until it leaves the view (its line cut at the edge), its last point in view is marked
-    with a red cross, and its legend label (or, without a legend, a note by the cross) says "diverged at step k".
+    A diverged path is drawn until it leaves the view for good (its line cut at the edge), its last point in view is
+    marked with a red cross, and its legend label (or, without a legend, a note by the cross) says "diverged at step k".
 
     Returns:
         A :class:`PathPlot`: ``lines`` (one ``Line2D`` per path; ``line.get_data()`` is the path, a diverged one's
-        part in view), ``starts``,
-        ``arrows`` (``Quiver`` objects, whose ``U``/``V`` are the −gradient components) and ``diverged``.
+        part in view), ``starts``, ``arrows`` (``Quiver`` objects, whose ``U``/``V`` are the −gradient components)
+        and ``diverged`` (per path, its cross or None).
     """
     _checks.integer("plot.trajectories", "every", every, 1, "a positive integer")
     ax = new_axes(ax)
@@ -319,13 +325,14 @@ def trajectories(trajs, *, ax=None, x: str | None = None, y: str | None = None, 
                 scale = 0.1 * span / longest if longest > 0 else 1.0
             quivers.append(ax.quiver(path.x[at], path.y[at], u, v, angles="xy", scale_units="xy", scale=1.0 / scale,
                                      color=color, width=0.004, headwidth=4, alpha=0.9, zorder=5))
+        cross = None
         if step is not None and last >= 0:
             (cross,) = ax.plot(xs[last], ys[last], marker="X", color="red", markeredgecolor="white", markersize=10,
                                linestyle="none", zorder=7)
-            crosses.append(cross)
             if not legend:
                 ax.annotate(diverged_label(None, step), (xs[last], ys[last]), textcoords="offset points",
                             xytext=(6, 6), fontsize=8, color=color, zorder=7)
+        crosses.append(cross)
         lines.append(line)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
@@ -343,7 +350,7 @@ def loss_curves(trajs, *, ax=None, labels=None, log: bool = True, legend: bool =
 
     When some paths diverged and others did not, the loss axis reaches a decade above the highest finite loss of
     those that did not and every starting loss (a tenth of their span above, on a linear axis): a diverged path's
-    curve is drawn until it leaves that range. It ends with a red cross (at its last finite loss, when all
+    curve is drawn until it leaves that range for good. It ends with a red cross (at its last finite loss, when all
     diverged), and its label says "diverged at step k"."""
     ax = new_axes(ax, figsize=(6.4, 4.2))
     curves = [Path(label, np.asarray(traj.steps, float), np.asarray(traj.loss[index], float),

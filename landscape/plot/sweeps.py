@@ -9,7 +9,7 @@ from matplotlib import colors, patheffects
 from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 
-from landscape.plot.figures import drawn_size, new_axes, reduced
+from landscape.plot.figures import drawn_size, new_axes, reduced, short_number
 from landscape.results import Status
 METRICS = ("final_loss", "best_loss", "best_step", "steps_to_tol", "diverged_at")
 
@@ -41,11 +41,6 @@ def _edges(values: np.ndarray, log: bool) -> np.ndarray:
         mid = (v[1:] + v[:-1]) / 2
         edges = np.concatenate([[2 * v[0] - mid[0]], mid, [2 * v[-1] - mid[-1]]])
     return np.exp(edges) if log else edges
-
-
-def _fmt(value) -> str:
-    value = np.asarray(value)
-    return str(bool(value)) if value.dtype == bool else f"{value.item():.3g}"
 
 
 def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: str = "viridis", colorbar: bool = True,
@@ -109,7 +104,7 @@ def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: st
         best_index = tuple(chosen["index"][k] for k in kept)
         steps = chosen["steps_to_tol"]
         how = "lowest final loss" if steps is None else \
-            f"fewest steps to loss ≤ {chosen['tol']:.4g} ({_fmt(steps)}{' on average' if seeds else ''})"
+            f"fewest steps to loss ≤ {chosen['tol']:.4g} ({short_number(steps)}{' on average' if seeds else ''})"
         best_text = how + (f", {chosen['tied']:,} tie" if chosen["tied"] > 1 else ", no tie")
     best = region = None
     if len(axes) == 1:
@@ -130,9 +125,9 @@ def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: st
         if best_index is not None:
             (best,) = ax.plot([positions[best_index[0]]], [values[best_index]], marker="*", color="red",
                               markeredgecolor="white", markersize=14, linestyle="none",
-                              label=f"best: {name}={_fmt(xs[best_index[0]])}\n{best_text}")
+                              label=f"best: {name}={short_number(xs[best_index[0]])}\n{best_text}")
         if not numeric:
-            ax.set_xticks(positions, [_fmt(v) for v in xs])
+            ax.set_xticks(positions, [short_number(v) for v in xs])
         ax.set_xlabel(name)
         ax.set_ylabel(name_of_metric)
         if numeric and _is_log_spaced(xs):
@@ -168,9 +163,9 @@ def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: st
         if ylog:
             ax.set_yscale("log")
         if not xnum:
-            ax.set_xticks(px, [_fmt(v) for v in xs])
+            ax.set_xticks(px, [short_number(v) for v in xs])
         if not ynum:
-            ax.set_yticks(py, [_fmt(v) for v in ys])
+            ax.set_yticks(py, [short_number(v) for v in ys])
         ax.set_xlabel(xname)
         ax.set_ylabel(yname)
         bar = None
@@ -187,7 +182,8 @@ def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: st
             ax.add_collection(region, autolim=False)
             i, j = best_index
             (best,) = ax.plot([px[j]], [py[i]], marker="*", color="red", markeredgecolor="white", markersize=16,
-                              linestyle="none", label=f"best: {xname}={_fmt(xs[j])}, {yname}={_fmt(ys[i])} "
+                              linestyle="none",
+                              label=f"best: {xname}={short_number(xs[j])}, {yname}={short_number(ys[i])} "
                               f"({name_of_metric} {float(per_setting[i, j]):.4g})"
                               f"\n{best_text}")
             within_label = (f"{chosen['within_tol']:,} of {counts['settings']:,} settings within tol "
@@ -195,7 +191,7 @@ def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: st
             ax.legend(handles=[best, Line2D([], [], label=within_label, **outline)], loc="upper center",
                       bbox_to_anchor=(0.5, -0.13), fontsize="small", frameon=False)
     if title is True:
-        fixed = ", ".join(f"{k}={_fmt(v)}" for k, v in getattr(sw, "fixed", {}).items() if np.ndim(v) == 0)
+        fixed = ", ".join(f"{k}={short_number(v)}" for k, v in getattr(sw, "fixed", {}).items() if np.ndim(v) == 0)
         head = f"{sw.meta.get('optimizer', '')} on {sw.meta.get('problem', '')}".strip()
         text = f"{head}: {name_of_metric}" + (f" ({fixed})" if fixed else "")
         notes = []
