@@ -2,7 +2,7 @@
 scikit-learn's digits, and of a ResNet-20 on synthetic 32×32×3 images, against the reference code's PyTorch
 per-point loop and ``loss_landscapes.random_plane``.
 
-    python -m landscape.bench.network_speed            # 31², 21², 11², 11², 5² maps; strategy sweep; ~6 min on 2 cores
+    python -m landscape.bench.network_speed            # 31², 21², 11², 11², 5² maps; strategy sweep; training; ~7 min
     python -m landscape.bench.network_speed --quick    # smaller maps, ~1 min
     python -m landscape.bench.network_speed --models mlp-1m cnn --json /tmp/networks.json
 
@@ -23,7 +23,11 @@ Measured per model, in this process, after a same-run SGEMM (:func:`landscape.be
   at the end);
 - the reference code's PyTorch loop (same weights and directions in the equivalent torch layout; per point: set
   θ0 + a·dx + b·dy, loss of the whole training set under ``no_grad``, ``.item()``), checked against the map;
-- ``loss_landscapes.random_plane`` with the same steps (its own directions: only its time is compared).
+- ``loss_landscapes.random_plane`` with the same steps (its own directions: only its time is compared);
+- training (unless ``--no-training``): ``ls.run`` of the CNN (Adam, lr 1e-3, batches of 64 in the order of fixed
+  shuffles, 10 epochs, 3 with ``--quick``) against the same training as a torch loop (the shuffles replayed), their
+  full-data losses at every epoch checked against each other. ``ls.run`` also evaluates the full-data loss after
+  every step (its best loss, divergence and steps to a tolerance are tracked on it), which the torch loop does not.
 
 FLOPs per point (forward only): 2·N·Σ in·out for the dense layers + 2·N·H'·W'·Cin·Cout·k² per k×k convolution
 (H', W': its output's side); bias, activations and the loss are not counted. ratio = loss_map's points/s ÷ the row's (> 1: loss_map faster).
@@ -270,6 +274,83 @@ def torch_loop(torch, model, theta0, d1, d2, X, y, xs, ys) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Training: ls.run of the CNN against a torch training loop on the same mini-batches
+
+
+def torch_training(torch, model, X, y, permutations, steps: int, every: int, lr: float, batch_size: int,
+                   track: bool) -> np.ndarray:
+    """A torch training loop (Adam, the mini-batches of ``permutations``): the full-data loss every ``every`` steps
+    from step 0, as ``ls.run`` records it; with ``track``, after every step, as ``ls.run`` tracks it."""
+    F = torch.nn.functional
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    per_epoch = -(-len(X) // batch_size)
+    losses = []
+    for t in range(steps + 1):
+        if t % every == 0 or track:
+            with torch.no_grad():
+                loss = F.cross_entropy(model(X), y).item()
+            if t % every == 0:
+                losses.append(loss)
+        if t == steps:
+            break
+        epoch, k = divmod(t, per_epoch)
+        batch = torch.from_numpy(permutations[epoch, k * batch_size:(k + 1) * batch_size])
+        opt.zero_grad()
+        F.cross_entropy(model(X[batch]), y[batch]).backward()
+        opt.step()
+    return np.array(losses)
+
+
+def measure_training(torch, torch_skipped, X, y, tag: str, repeats: int, epochs: int) -> list[dict]:
+    """Rows: ``ls.run`` (Adam, lr 1e-3, batches of 64, the full-data loss recorded once per epoch) of the CNN and
+    the same training as a torch loop on the same shuffles, checked against each other."""
+    name, batch_size, lr = "cnn", 64, 1e-3
+    model, params, inputs, labels, _ = build(name, X, y)
+    per_epoch = -(-len(inputs) // batch_size)
+    steps = epochs * per_epoch
+    rng = np.random.default_rng(0)
+    permutations = np.stack([rng.permutation(len(inputs)) for _ in range(epochs)])
+    prob = ls.Problem.from_model(model, params, inputs, labels, "cross_entropy", name=name)
+    sizes = f"{steps} steps × {batch_size} ({len(inputs)} samples)"
+    common = {"model": name, "sizes": sizes, "device": tag, "dtype": "float32", "unit": "steps/s"}
+    print(f"\ntraining {name}: Adam lr {lr:g}, {epochs} epochs of {per_epoch} batches of {batch_size}, the full-data "
+          f"loss recorded every epoch", flush=True)
+
+    def run():
+        return ls.run(prob, ls.optim.Adam(lr=lr), steps=steps, batch_size=batch_size, every=per_epoch,
+                      permutations=permutations, progress=False)
+
+    t = timed(run, repeats=repeats)
+    best = min(t["times_s"])
+    ours = {"workload": f"{name}: landscape.run (Adam, batch {batch_size})", **common, "first_s": t["first_s"],
+            "compile_s": max(t["first_s"] - best, 0.0), "steady_s": best, "median_s": t["median_s"],
+            "times_s": t["times_s"], "throughput": steps / best, **peak_fields(t)}
+    print(f"  landscape.run: compile {fmt_s(ours['compile_s'])}  steady {best:.4g} s  {steps / best:.4g} steps/s",
+          flush=True)
+    loops = {"torch training loop": False, "torch training loop + the full-data loss after every step": True}
+    if torch is None:
+        return [ours] + [skipped_row(f"{name}: {loop}", torch_skipped, **common) for loop in loops]
+    tX = torch.from_numpy(np.ascontiguousarray(inputs.transpose(0, 3, 1, 2)))
+    ty = torch.from_numpy(labels.astype(np.int64))
+    recorded = np.asarray(run().loss, float)
+    rows = [ours]
+    for loop, track in loops.items():
+        t = timed(lambda: torch_training(torch, torch_model(torch, name, params), tX, ty, permutations, steps,
+                                         per_epoch, lr, batch_size, track), repeats=repeats)
+        best = min(t["times_s"])
+        r = {"workload": f"{name}: {loop}", **common, "first_s": t["first_s"], "compile_s": None, "steady_s": best,
+             "median_s": t["median_s"], "times_s": t["times_s"], "throughput": steps / best, **peak_fields(t)}
+        r["max_rel_err"] = max_rel_err(recorded, t["result"])
+        r["ok"] = r["max_rel_err"] < TOLERANCE
+        r["ratio"] = ours["throughput"] / r["throughput"]
+        print(f"  {loop}: steady {best:.4g} s  {steps / best:.4g} steps/s; recorded losses max rel err "
+              f"{r['max_rel_err']:.2e} ({'ok' if r['ok'] else 'DISAGREE'}); landscape.run {r['ratio']:.3g}× its "
+              "steps/s", flush=True)
+        rows.append(r)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------------------
 
 
 def strategy_name(strategy) -> str:
@@ -285,6 +366,8 @@ def main(argv=None) -> dict:
     p.add_argument("--no-sweep", action="store_true", help="measure only loss_map's default strategy, not the "
                    "alternatives (vmap; loop with blocks 1, 4, 16, 64)")
     p.add_argument("--no-loss-landscapes", action="store_true", help="skip the loss_landscapes baseline")
+    p.add_argument("--no-training", action="store_true", help="skip the training workload (ls.run of the CNN "
+                   "against a torch training loop)")
     p.add_argument("--sgemm", type=int, help="SGEMM size of the same-run roofline (default 2048; 1024 with --quick)")
     p.add_argument("--cpu-devices", default="1", help="CPU devices JAX exposes: 1 (JAX's default, as a Python user "
                    "gets it; the default), auto (one per core, as `landscape sweep` asks for) or a number")
@@ -411,6 +494,10 @@ def main(argv=None) -> dict:
                                         f"{type(err).__name__}: {str(err)[:200]}", model=name, sizes=sizes, size=n,
                                         device=tag, dtype="float32"))
 
+    training = [] if args.no_training else measure_training(torch, torch_skipped, X, y, tag, repeats,
+                                                             epochs=3 if args.quick else 10)
+    bad += [r["workload"] for r in training if r.get("ok") is False]
+
     sgemm_end = sgemm_roofline(sgemm_n)
     sgemm = {**max(sgemm, sgemm_end, key=lambda s: s["gflops"]), "start": sgemm, "end": sgemm_end}
     peak = sgemm["gflops"]
@@ -455,17 +542,22 @@ def main(argv=None) -> dict:
     if not args.no_sweep:
         print("\nstrategy sweep (ratio = default ÷ this strategy: > 1, the default is faster)")
         print_table(sweep, columns[:-1])
+    if training:
+        print("\ntraining (ratio = landscape.run steps/s ÷ the row's)")
+        print_table(training, [("workload", "workload", ""), ("sizes", "sizes", ""), ("compile_s", "compile s", ".3f"),
+                               ("steady_s", "steady s", ".4g"), ("throughput", "steps/s", ".4g"),
+                               ("ratio", "ratio", ".3g"), ("max_rel_err", "max rel err", ".1e")])
     print_notes_and_targets(rows, targets)
-    finish_warnings(warnings, bad, "loss_map", TOLERANCE)
+    finish_warnings(warnings, bad, "loss_map and landscape.run", TOLERANCE)
 
     result = {"benchmark": "networks", "tag": tag, "dtype": "float32", "data": source, "n_samples": len(X),
               "cpu_devices": jax.local_device_count(),
-              "models": models, "flop_count": FLOP_COUNT, "tolerance": TOLERANCE, "sgemm": sgemm, "rows": rows,
-              "sweep": sweep, "targets": targets, "args": vars(args), "environment": environment(),
+              "models": models, "flop_count": FLOP_COUNT, "tolerance": TOLERANCE, "sgemm": sgemm,
+              "rows": rows + training, "sweep": sweep, "targets": targets, "args": vars(args), "environment": environment(),
               "warnings": warnings}
     save_result(args, "networks", tag, result)
     if bad:
-        raise SystemExit(f"the torch loop's map disagrees with loss_map's (max rel err ≥ {TOLERANCE}): "
+        raise SystemExit(f"a torch baseline disagrees with landscape (max rel err ≥ {TOLERANCE}): "
                          f"{', '.join(bad)}; the speed comparison is not of the same computation")
     return result
 
