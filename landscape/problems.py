@@ -99,11 +99,10 @@ class Problem:
     @functools.cached_property
     def convolves(self) -> bool:
         """Whether the loss convolves (its traced program, nested calls included, has a convolution): loss maps
-        then go one point at a time, since vectorised points turn a convolution into a grouped one, which XLA:CPU
-        ran 7–9× slower for a small CNN."""
-        if self.data is None:
-            return False
-        sample = jax.tree_util.tree_map(lambda a: a[:1], self.data)
+        then go one point at a time, and runs and sweeps one trajectory at a time on CPU, since vectorised items turn
+        a convolution into a grouped one, which XLA:CPU ran 5–9× slower for a small CNN; on CPU the engine writes
+        the convolutions in XLA's fast layout (``landscape._convolutions``)."""
+        sample = jax.tree_util.tree_map(lambda a: a[:1], self.data)  # (None: a loss without data, traced as is)
         return _convolutions.has_convolution(
             jax.make_jaxpr(lambda p: self.objective(p, sample, self.state, False)[0])(self.params))
 

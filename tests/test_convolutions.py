@@ -104,6 +104,15 @@ def _descent(prob, lr, steps):
     return np.array(losses + [float(prob.loss(params))]), params
 
 
+def test_a_loss_without_data_that_convolves_is_known_to():
+    prob, _ = _nchw_cnn_problem()
+    closed = ls.Problem(name="closed over", fn=lambda p, batch: prob.loss(p), params=prob.params)
+    assert closed.data is None and closed.convolves  # (so its runs are rewritten too)
+    assert not ls.problems.rosenbrock().convolves
+    np.testing.assert_allclose(ls.run(closed, ls.optim.SGD(lr=0.1), steps=3, progress=False).loss,
+                               _descent(prob, 0.1, 3)[0], rtol=2e-5)
+
+
 def test_runs_and_sweeps_of_a_channels_first_cnn_match_a_loop_of_plain_steps():
     prob, _ = _nchw_cnn_problem()
     assert prob.convolves
