@@ -15,7 +15,7 @@ import enum
 import functools
 import io
 import math
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import numpy as np
@@ -595,19 +595,17 @@ class Sweep(_Result):
         flat["final_params"] = [np.reshape(leaf, (n, -1)) for leaf in jax.tree_util.tree_leaves(self.final_params)]
         return flat
 
-    def _summaries(self, flat: dict, rows: slice) -> dict[str, list]:
+    def _summaries(self, flat: dict, rows: slice, listed: Callable = np.ndarray.tolist) -> dict[str, list]:
         """The summary columns of :meth:`table` (after the hyperparameters) at ``rows`` of :meth:`_flat`'s arrays:
-        ``{name: list of Python values}``. With a ``"seed"`` axis: the mean of each summary over its seeds and, in
-        ``<name>_std``, the standard deviation; how many seeds converged and diverged."""
+        ``{name: listed(column)}`` (default: Python values). With a ``"seed"`` axis: the mean of each summary over its
+        seeds and, in ``<name>_std``, the standard deviation; how many seeds converged and diverged."""
         if self._seed_axis is None:
-            columns = {"final_loss": flat["final_loss"][rows].astype(np.float64).tolist(),
-                       "best_loss": flat["best_loss"][rows].astype(np.float64).tolist(),
-                       "best_step": flat["best_step"][rows].tolist(),
-                       "status": _STATUS_LABELS[flat["status"][rows]].tolist(),
-                       "diverged_at": flat["diverged_at"][rows].tolist()}
+            columns = {name: listed(flat[name][rows]) for name in ("final_loss", "best_loss", "best_step")}
+            columns["status"] = _STATUS_LABELS[flat["status"][rows]].tolist()
+            columns["diverged_at"] = listed(flat["diverged_at"][rows])
             if flat["steps_to_tol"] is not None:
-                columns["steps_to_tol"] = flat["steps_to_tol"][rows].tolist()
-            params = (column for leaf in flat["final_params"] for column in leaf[rows].T.astype(np.float64).tolist())
+                columns["steps_to_tol"] = listed(flat["steps_to_tol"][rows])
+            params = (listed(column) for leaf in flat["final_params"] for column in leaf[rows].T)
             columns.update({f"final.{name}": column for name, column in zip(self._param_names, params)})
             return columns
         status = flat["status"][rows]
@@ -615,9 +613,9 @@ class Sweep(_Result):
         for name in ("final_loss", "best_loss", "steps_to_tol"):
             if flat[name] is not None:
                 values = _never_as_nan(name, flat[name][rows])
-                columns[name], columns[f"{name}_std"] = values.mean(axis=1).tolist(), values.std(axis=1).tolist()
-        columns["converged"] = (status == Status.CONVERGED).sum(axis=1).tolist()
-        columns["diverged"] = (status == Status.DIVERGED).sum(axis=1).tolist()
+                columns[name], columns[f"{name}_std"] = listed(values.mean(axis=1)), listed(values.std(axis=1))
+        columns["converged"] = listed((status == Status.CONVERGED).sum(axis=1))
+        columns["diverged"] = listed((status == Status.DIVERGED).sum(axis=1))
         return columns
 
     @functools.cached_property
@@ -631,25 +629,27 @@ class Sweep(_Result):
         how many ``converged`` and ``diverged``; one seed's rows: ``sw.select(seed=s).table()``."""
         return [dict(zip(block, row)) for block in self._table_blocks() for row in zip(*block.values())]
 
-    def _table_blocks(self):
-        """:meth:`table`'s columns, ``_TABLE_BLOCK`` rows at a time: ``{name: list of Python values}``."""
+    def _table_blocks(self, listed: Callable = np.ndarray.tolist):
+        """:meth:`table`'s columns, ``_TABLE_BLOCK`` rows at a time: ``{name: listed(column)}``."""
         settings, flat = self._settings, self._flat()
         axes = {name: np.asarray(values) for name, values in self.axes.items() if name != "seed"}
         n = math.prod(settings)
         for start in range(0, n, _TABLE_BLOCK):
             rows = slice(start, min(start + _TABLE_BLOCK, n))
             index = np.unravel_index(np.arange(rows.start, rows.stop), settings) if settings else ()
-            yield {**{name: values[i].tolist() for (name, values), i in zip(axes.items(), index)},
-                   **self._summaries(flat, rows)}
+            yield {**{name: listed(values[i]) for (name, values), i in zip(axes.items(), index)},
+                   **self._summaries(flat, rows, listed)}
 
     def to_csv(self, path) -> None:
         """Write :meth:`table` as CSV (header + one row per setting), atomically, ``_TABLE_BLOCK`` rows at a time (a
-        sweep of 10⁸ settings never holds its table in memory)."""
+        sweep of 10⁸ settings never holds its table in memory). A number is written in the fewest digits that read
+        back as the same number at its own precision (a float32 loss of 0.1 as ``0.1``, not
+        ``0.10000000149011612``)."""
 
         def write(binary):
             text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
-            writer = csv.writer(text, lineterminator="\n")  # csv.DictWriter's format: floats by repr, ints by str
-            for k, block in enumerate(self._table_blocks()):
+            writer = csv.writer(text, lineterminator="\n")
+            for k, block in enumerate(self._table_blocks(_csv_fields)):
                 if k == 0:
                     writer.writerow(list(block))
                 writer.writerows(zip(*block.values()))
@@ -692,6 +692,11 @@ _SWEEP_ARRAYS = ("final_loss", "best_loss", "best_step", "status", "diverged_at"
 _SWEEP_OPTIONAL = ("steps_to_tol", "loss_curves")
 _SEED_AVERAGED = ("final_loss", "best_loss", "best_step", "steps_to_tol", "diverged_at")
 _TABLE_SUMMARIES = ("final_loss", "best_loss", "best_step", "steps_to_tol", "status", "diverged_at")
+def _csv_fields(column: np.ndarray) -> list:
+    """A column as CSV fields: floats by NumPy's shortest repr at their own precision, the rest as Python prints them."""
+    return column.astype(str).tolist() if column.dtype.kind == "f" else column.tolist()
+
+
 _STATUS_LABELS = np.array([Status(code).label for code in range(len(Status))], dtype=object)  # by code
 
 

@@ -240,31 +240,36 @@ def test_one_status_for_runs_sweeps_and_tables(tmp_path):
     assert [row["status"] for row in rows] == ["not converged", "converged", "diverged"]
 
 
-def table_reference(sw, param_names=("bias", "weight")) -> list[dict]:
-    """Sweep.table's rows built one setting at a time from the sweep's arrays ("seed", when there, the last axis)."""
+def table_reference(sw, param_names=("bias", "weight"), scalar=np.generic.item) -> list[dict]:
+    """Sweep.table's rows built one setting at a time from the sweep's arrays ("seed", when there, the last axis),
+    each NumPy scalar as ``scalar`` makes it (default: a Python value)."""
     names = [name for name in sw.axes if name != "seed"]
     leaves = jax.tree_util.tree_leaves(sw.final_params)
     rows = []
     for index in np.ndindex(*(len(sw.axes[name]) for name in names)):
-        row = {name: sw.axes[name][i].item() for name, i in zip(names, index)}
+        row = {name: scalar(sw.axes[name][i]) for name, i in zip(names, index)}
         if "seed" in sw.axes:
             row["seeds"] = len(sw.axes["seed"])
             for name in ("final_loss", "best_loss", "steps_to_tol"):
                 values = getattr(sw, name)[index]
                 values = np.where(values >= 0, values, np.nan) if name == "steps_to_tol" else values
-                row[name], row[f"{name}_std"] = float(np.mean(values)), float(np.std(values))
-            row["converged"] = int(np.sum(sw.status[index] == ls.Status.CONVERGED))
-            row["diverged"] = int(np.sum(sw.status[index] == ls.Status.DIVERGED))
+                row[name], row[f"{name}_std"] = scalar(np.mean(values)), scalar(np.std(values))
+            row["converged"] = scalar(np.sum(sw.status[index] == ls.Status.CONVERGED))
+            row["diverged"] = scalar(np.sum(sw.status[index] == ls.Status.DIVERGED))
         else:
-            row.update(final_loss=float(sw.final_loss[index]), best_loss=float(sw.best_loss[index]),
-                       best_step=int(sw.best_step[index]), status=ls.Status(int(sw.status[index])).label,
-                       diverged_at=int(sw.diverged_at[index]))
+            row.update({name: scalar(getattr(sw, name)[index]) for name in ("final_loss", "best_loss", "best_step")})
+            row.update(status=ls.Status(int(sw.status[index])).label, diverged_at=scalar(sw.diverged_at[index]))
             if sw.steps_to_tol is not None:
-                row["steps_to_tol"] = int(sw.steps_to_tol[index])
-            values = np.concatenate([np.ravel(leaf[index]) for leaf in leaves])
-            row.update({f"final.{name}": float(v) for name, v in zip(param_names, values, strict=True)})
+                row["steps_to_tol"] = scalar(sw.steps_to_tol[index])
+            values = [v for leaf in leaves for v in np.ravel(leaf[index])]
+            row.update({f"final.{name}": scalar(v) for name, v in zip(param_names, values, strict=True)})
         rows.append(row)
     return rows
+
+
+def csv_reference(sw, param_names=("bias", "weight")) -> str:
+    """What Sweep.to_csv writes, by csv.DictWriter: each number as NumPy prints it at its own precision."""
+    return dict_writer_text(table_reference(sw, param_names, scalar=str))
 
 
 def dict_writer_text(rows: list[dict]) -> str:
@@ -296,20 +301,21 @@ def test_sweep_csv_is_its_table_by_csv_dictwriter(tmp_path):
     sw = ls.sweep(problems.seed_regression(), optim.SGD, 30, lr=[0.05, 0.5, 3.0], momentum=[0.0, 0.9], seeds=3,
                   batch_size=10, tol=0.6)
     assert set(sw.status.ravel()) == {ls.Status.CONVERGED, ls.Status.NOT_CONVERGED, ls.Status.DIVERGED}
-    expected = dict_writer_text(table_reference(sw))
     sw.to_csv(tmp_path / "s.csv")
-    assert (tmp_path / "s.csv").read_bytes().decode() == expected == dict_writer_text(sw.table())
+    assert (tmp_path / "s.csv").read_bytes().decode() == csv_reference(sw)
+    assert dict_writer_text(sw.table()) == dict_writer_text(table_reference(sw))
 
 
 def test_sweep_csv_with_vector_leaves_and_no_tol(tmp_path):
     sw = made_up_sweep({"lr": [0.1, 1 / 3], "nesterov": [False, True], "step_size": [2, 5, 7]},
                        {"b": ((2,), np.float64), "w": ((2, 2), np.float32)}, tol=False)
     names = ["b[0]", "b[1]", "w[0,0]", "w[0,1]", "w[1,0]", "w[1,1]"]
-    expected = dict_writer_text(table_reference(sw, names))
+    expected = csv_reference(sw, names)
     assert expected.startswith('lr,nesterov,step_size,final_loss,best_loss,best_step,status,diverged_at,final.b[0],'
                                'final.b[1],"final.w[0,0]"')  # names with commas quoted
     sw.to_csv(tmp_path / "s.csv")
-    assert (tmp_path / "s.csv").read_bytes().decode() == expected == dict_writer_text(sw.table())
+    assert (tmp_path / "s.csv").read_bytes().decode() == expected
+    assert dict_writer_text(sw.table()) == dict_writer_text(table_reference(sw, names))
 
 
 @pytest.mark.parametrize("seeds", [False, True])
@@ -318,13 +324,26 @@ def test_sweep_csv_of_many_blocks(tmp_path, monkeypatch, seeds):
     axes = {"lr": np.logspace(-3, 0, 5), "momentum": np.linspace(0, 0.9, 7), **({"seed": [4, 5, 6]} if seeds else {})}
     sw = made_up_sweep(axes, {"bias": ((), np.float32), "weight": ((), np.float32)})
     monkeypatch.setattr(results, "_TABLE_BLOCK", 4)  # 35 rows: 8 blocks of 4, then 3
-    expected = dict_writer_text(table_reference(sw))
+    expected = csv_reference(sw)
     sw.to_csv(tmp_path / "s.csv")
-    assert (tmp_path / "s.csv").read_bytes().decode() == expected == dict_writer_text(sw.table())
+    assert (tmp_path / "s.csv").read_bytes().decode() == expected
+    assert dict_writer_text(sw.table()) == dict_writer_text(table_reference(sw))
     assert expected.count("\n") == 1 + 35
     part = sw.select(momentum=axes["momentum"][3])  # strided views of the sweep's arrays
     part.to_csv(tmp_path / "p.csv")
-    assert (tmp_path / "p.csv").read_bytes().decode() == dict_writer_text(table_reference(part))
+    assert (tmp_path / "p.csv").read_bytes().decode() == csv_reference(part)
+
+
+def test_sweep_csv_numbers_read_back_exactly_in_their_fewest_digits(tmp_path):
+    sw = made_up_sweep({"lr": np.float32([0.1, 1e-3]), "momentum": [0.9]}, {"w": ((), np.float32)})
+    sw.to_csv(tmp_path / "s.csv")
+    with open(tmp_path / "s.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["lr"] for row in rows] == ["0.1", "0.001"]  # float32 0.1, not 0.10000000149011612
+    for row, loss, w in zip(rows, sw.final_loss.ravel(), sw.final_params["w"].ravel(), strict=True):
+        for text, value in ((row["final_loss"], loss), (row["final.w"], w)):
+            assert np.float32(text) == value or (np.isnan(value) and text == "nan")
+            assert len(text.replace("-", "").replace(".", "").lstrip("0")) <= 9  # at most float32's 9 digits
 
 
 def test_a_file_of_the_earlier_format_is_refused_clearly(tmp_path):
