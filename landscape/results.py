@@ -693,7 +693,8 @@ _SWEEP_OPTIONAL = ("steps_to_tol", "loss_curves")
 _SEED_AVERAGED = ("final_loss", "best_loss", "best_step", "steps_to_tol", "diverged_at")
 _TABLE_SUMMARIES = ("final_loss", "best_loss", "best_step", "steps_to_tol", "status", "diverged_at")
 def _csv_fields(column: np.ndarray) -> list:
-    """A column as CSV fields: floats by NumPy's shortest repr at their own precision, the rest as Python prints them."""
+    """A column as CSV fields: floats by NumPy's shortest repr at their own precision, the rest as Python prints
+    them."""
     return column.astype(str).tolist() if column.dtype.kind == "f" else column.tolist()
 
 

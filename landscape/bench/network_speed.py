@@ -1,8 +1,8 @@
 """Loss maps of real networks (the suite's ``networks``): ``landscape.loss_map`` of MLPs and a small CNN on
 scikit-learn's digits, and of a ResNet-20 on synthetic 32×32×3 images, against the reference code's PyTorch
-per-point loop and ``loss_landscapes.random_plane``.
+per-point loop and ``loss_landscapes.random_plane``; and training the CNN with ``landscape.run`` against a torch loop.
 
-    python -m landscape.bench.network_speed            # 31², 21², 11², 11², 5² maps; strategy sweep; training; ~7 min
+    python -m landscape.bench.network_speed            # 31², 21², 11², 11², 5² maps; strategy sweep; training: ~11 min
     python -m landscape.bench.network_speed --quick    # smaller maps, ~1 min
     python -m landscape.bench.network_speed --models mlp-1m cnn --json /tmp/networks.json
 
@@ -553,7 +553,8 @@ def main(argv=None) -> dict:
     result = {"benchmark": "networks", "tag": tag, "dtype": "float32", "data": source, "n_samples": len(X),
               "cpu_devices": jax.local_device_count(),
               "models": models, "flop_count": FLOP_COUNT, "tolerance": TOLERANCE, "sgemm": sgemm,
-              "rows": rows + training, "sweep": sweep, "targets": targets, "args": vars(args), "environment": environment(),
+              "rows": rows + training, "sweep": sweep, "targets": targets, "args": vars(args),
+              "environment": environment(),
               "warnings": warnings}
     save_result(args, "networks", tag, result)
     if bad:

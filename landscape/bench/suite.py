@@ -370,8 +370,8 @@ def format_notes(suite: dict) -> list[str]:
     elif "roofline" in suite.get("errors", {}):
         notes.append(f"roofline: FAILED ({suite['errors']['roofline'][:200]}): no 'of roofline' column")
     notes.append("ratio = the landscape row's throughput ÷ this row's (maps: same size; networks: loss_map's default "
-                 "strategy, same model and grid, or landscape.run, same training; runs: the landscape.run row recording as much; sweeps: same part; "
-                 "startup: this process's wall ÷ the second process's)")
+                 "strategy, same model and grid, or landscape.run, same training; runs: the landscape.run row "
+                 "recording as much; sweeps: same part; startup: this process's wall ÷ the second process's)")
     notes.append(f"GFLOP/s: useful flops ({FLOPS_MODEL}); GB/s: compulsory traffic ({BYTES_MODEL}); of roofline: "
                  "GFLOP/s ÷ SGEMM or GB/s ÷ copy, whichever bounds the workload; [diag] = diagnostic, not a baseline")
     notes.append("peak MiB: the peak resident memory (VmHWM, reset before the workload) of the process that ran it: "
