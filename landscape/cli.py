@@ -266,13 +266,11 @@ def _pyplot():
     return plt
 
 
-def _map_figure(m, args, trajs=None, metric: str = "loss", path=None):
-    """The map alone (``--style``), or its 3-D surface (``--surface``), with ``trajs`` on it when given; ``metric``
-    names what is drawn (the loss or one of ``m.metrics``), ``path`` is a :class:`_PlanePath` drawn over it
-    (``--directions pca``)."""
-    import numpy as np
-
+def _map_figure(m, args, metric: str = "loss", path=None):
+    """The map alone (``--style``), or its 3-D surface (``--surface``); ``metric`` names what is drawn (the loss or
+    one of ``m.metrics``), ``path`` is a :class:`_PlanePath` drawn over it (``--directions pca``)."""
     import landscape as ls
+    from landscape.plot.maps import surface_height
 
     plt = _pyplot()
     title = f"{m.meta.get('problem', '')} {metric}".strip()
@@ -281,11 +279,10 @@ def _map_figure(m, args, trajs=None, metric: str = "loss", path=None):
     flat = not surface or args.style is not None  # --surface --style: the surface and the flat map side by side
     fig = plt.figure(figsize=(7.2 * surface + 6.4 * flat, 5.8 if surface else 5.2), layout="constrained")
     if surface:
-        drawn = ls.plot.surface(m, metric=metric, trajs=trajs, ax=fig.add_subplot(1, 1 + flat, 1, projection="3d"),
+        drawn = ls.plot.surface(m, metric=metric, ax=fig.add_subplot(1, 1 + flat, 1, projection="3d"),
                                 title=title, **scale)
         if path is not None and metric == "loss":  # the path at its recorded loss (the metric's scale differs)
-            z = np.log10(np.where(path.loss > 0, path.loss, np.nan)) if scale["log"] else \
-                np.sqrt(np.where(path.loss >= 0, path.loss, np.nan)) if scale["sqrt"] else path.loss
+            z = surface_height(path.loss, log=scale["log"], sqrt=scale["sqrt"])
             drawn.ax.plot(path.coords[:, 0], path.coords[:, 1], z, color="black", marker="o", markersize=2,
                           linewidth=1.5, zorder=10, label=path.label)
             drawn.ax.legend(loc="upper left", fontsize="small")
@@ -407,7 +404,6 @@ def _say(args, text: str) -> None:
 def _cmd_map(args) -> int:
     _check_writable(args.out, "--out", IMAGE_SUFFIXES)
     _check_writable(args.save, "--save", (".npz",))
-    _color_scale(args)  # (a --log against --color fails before the work)
     import dataclasses
 
     import landscape as ls
@@ -588,9 +584,7 @@ def _schedule_values(spec: str, cls, pairs: list) -> dict:
             elif key in _COUNT_FIELDS:
                 values[key] = int(text)
             else:
-                values[key] = float(text)
-                if not math.isfinite(values[key]):
-                    raise ValueError
+                values[key] = _finite(text)
         except ValueError:
             kind = "a whole number of steps" if key in _COUNT_FIELDS else "a finite number"
             raise CLIError(f"--schedule {spec!r}: {key}={text!r}: expected {kind}") from None
@@ -753,19 +747,19 @@ def _draw_paths(args, optimizers: list, title) -> int:
 
     _check_writable(args.out, "--out", IMAGE_SUFFIXES)
     _check_writable(args.gif, "--gif", (".gif", ".mp4"))
-    _color_scale(args)  # (a --log against --color fails before the work)
     save = getattr(args, "save", None)
     _check_writable(save, "--save", (".npz",))
     prob, trajs = _cmd_paths(args, optimizers)
     m = _paths_map(prob, trajs, args)
+    several = args.command == "compare"  # (compare saves its dict of trajectories, run the one)
     with atomic_files():  # the figure, animation and trajectory appear together, or none does
         ls.plot.save(_paths_figure(prob, trajs, args, title(prob, trajs), m), args.out, dpi=args.dpi)
         note = _write_gif(m, trajs, args)
-        if save and args.command == "compare":
+        if save and several:
             ls.save_trajectories(save, trajs)
         elif save:
             next(iter(trajs.values())).save(save)
-    saved = f"; {'trajectories' if args.command == 'compare' else 'trajectory'} in {save}" if save else ""
+    saved = f"; {'trajectories' if several else 'trajectory'} in {save}" if save else ""
     print(f"{args.out}: {prob.name}{saved}{note}")
     _report_paths(trajs)
     return 0
@@ -823,7 +817,8 @@ def _cmd_sweep(args) -> int:
     _check_writable(args.save, "--save", (".npz",))
     import landscape as ls
 
-    sw, elapsed = _run_sweep(args, _build_problem(args.problem, args.loss))
+    prob = _build_problem(args.problem, args.loss)
+    sw, elapsed = _run_sweep(args, prob, _sweep_request(args, prob))
     written = [args.out] + [path for path in (args.csv, args.save) if path]
     _say(args, f"drawing {args.out}" + (f" and writing {', '.join(written[1:])}" if written[1:] else "") + " …")
     with atomic_files():  # the figure, table and numbers appear together, or none does
@@ -862,13 +857,11 @@ def _best_line(best: dict) -> str:
             f"{best['final_loss']:.6g}{spread('final_loss')}{steps}; rule: {best['rule']}; {ties}")
 
 
-def _run_sweep(args, prob, keep: str | None = None):
+def _sweep_request(args, prob) -> tuple[type, dict]:
     """``sweep`` and ``explore``: the sweep of ``prob`` that ``--optimizer``, ``--grid``, the fixed hyperparameters
-    and the start flags ask for. Returns ``(sweep, seconds)``."""
+    and the start flags ask for, checked before any work: ``(optimizer class, ls.sweep's keywords)``."""
     if not args.grid:
         raise CLIError("give at least one --grid NAME=…, e.g. --grid lr=log:1e-3:1:100")
-    import landscape as ls
-
     cls = _optimizer_class(args.optimizer)
     grid = {}
     for name, text in args.grid:
@@ -887,10 +880,17 @@ def _run_sweep(args, prob, keep: str | None = None):
             raise CLIError("--schedule starts from one base lr; a sweep of --grid lr=… under a schedule is not "
                            "supported: fix the base lr with --lr, or sweep without --schedule")
         fixed["lr"] = _schedule(args.schedule, fixed.get("lr", cls._field_defaults["lr"]))
+    return cls, dict(init=_init_params(prob, args.init), seeds=args.seeds, batch_size=args.batch_size, tol=args.tol,
+                     memory_budget=args.memory_budget, progress=False if args.quiet else None, **fixed, **grid)
+
+
+def _run_sweep(args, prob, request: tuple[type, dict], keep: str | None = None):
+    """The sweep of :func:`_sweep_request`'s ``request``: ``(sweep, seconds)``."""
+    import landscape as ls
+
+    cls, kwargs = request
     start = time.perf_counter()
-    sw = ls.sweep(prob, cls, args.steps, init=_init_params(prob, args.init), seeds=args.seeds,
-                  batch_size=args.batch_size, tol=args.tol, keep=keep, memory_budget=args.memory_budget,
-                  progress=False if args.quiet else None, **fixed, **grid)
+    sw = ls.sweep(prob, cls, args.steps, keep=keep, **kwargs)
     return sw, time.perf_counter() - start
 
 
@@ -902,12 +902,15 @@ def _cmd_explore(args) -> int:
         raise CLIError("explore draws its page with plotly, an optional extra: pip install 'landscape[explore]'")
     import landscape as ls
 
+    if args.points is not None and args.points < 2:
+        raise CLIError(f"--points {args.points}: give at least 2 recorded steps per path")
     prob = _build_problem(args.problem, args.loss)
+    request = _sweep_request(args, prob)  # (checked before the map is computed)
     if args.x is None or args.y is None:
         default_x, default_y = _default_axes(prob)
     m = ls.loss_map(prob, ls.Axis(*(args.x or default_x)), ls.Axis(*(args.y or default_y)),
-                    center=_init_params(prob, args.init), progress=False)
-    sw, elapsed = _run_sweep(args, prob, keep="params")
+                    center=request[1]["init"], progress=False)
+    sw, elapsed = _run_sweep(args, prob, request, keep="params")
     _say(args, f"writing {args.out} …")
     path = ls.plot.explore(m, sw, args.out, points=args.points)
     diverged = int((sw.status == ls.Status.DIVERGED).sum())
@@ -924,7 +927,6 @@ def _cmd_plot(args) -> int:
     import landscape as ls
 
     _check_writable(args.out, "--out", IMAGE_SUFFIXES)
-    _color_scale(args)  # (a --log against --color fails before the work)
     results = [(path, ls.load(path)) for path in args.files]
     maps = [(path, r) for path, r in results if isinstance(r, ls.LossMap)]
     paths = [(path, r) for path, r in results if isinstance(r, (ls.Trajectory, dict))]
@@ -934,7 +936,7 @@ def _cmd_plot(args) -> int:
     if len(maps) > 1:
         raise CLIError(f"{maps[0][0]} and {maps[1][0]} are both maps; give one (the paths are drawn over one map)")
     map_flags = [flag for flag, value in (("--style", args.style), ("--surface", args.surface),
-                                          ("--color", args.color), ("--log", args.log), ("--metric", args.metric))
+                                          ("--log", args.log), ("--color", args.color), ("--metric", args.metric))
                  if value]
     if map_flags and not maps:
         raise CLIError(f"{map_flags[0]} draws a map; {', '.join(args.files)} hold no LossMap")
@@ -971,16 +973,14 @@ def _saved_paths_figure(found: list, m, map_path, args):
     their loss curves alone without a map."""
     import landscape as ls
 
-    trajs = {}
+    from landscape.runs import unique_labels
+
+    items = []
     for path, result in found:  # compare's labels; a run's optimizer (a batch: the file's name, then each setting)
-        items = result.items() if isinstance(result, dict) else [(
+        items += result.items() if isinstance(result, dict) else [(
             ls.optim.describe(result.optimizer) if isinstance(result.optimizer, ls.optim.Optimizer)
             and not result.batch_shape else Path(path).stem, result)]
-        for label, traj in items:
-            unique, k = label, 2
-            while unique in trajs:
-                unique, k = f"{label} #{k}", k + 1
-            trajs[unique] = traj
+    trajs = dict(zip(unique_labels([label for label, _ in items]), (traj for _, traj in items)))
     first = next(iter(trajs.values()))
     title = f"{first.meta.get('problem', '')}: {len(trajs)} path{'s' * (len(trajs) > 1)}".lstrip(": ")
     if m is not None:
@@ -1019,9 +1019,12 @@ def _sweep_figure(sw):
     _pyplot()
     extra = [name for name in sw.axes if name != "seed"][2:]  # a heatmap shows the mean over seeds
     combos = list(itertools.product(*(sw.axes[name] for name in extra)))
-    if len(combos) > 12:
-        best = sw.best()["setting"]
-        combos = [tuple(best[name] for name in extra)]
+    if len(combos) > 12:  # the best setting's panel (the first one when every setting diverged)
+        try:
+            best = sw.best()["setting"]
+            combos = [tuple(best[name] for name in extra)]
+        except ValueError:
+            combos = combos[:1]
     cols = min(len(combos), 3)
     fig, axes = ls.plot.grid_figure(len(combos), cols=cols, size=(7, 5.8))
     for ax, combo in zip(axes, combos):  # a panel's title names the values of the extra axes it shows
@@ -1242,13 +1245,17 @@ def _drawing_arguments(p) -> None:
 COLOR_SCALES = ("linear", "sqrt", "log")
 
 
-def _color_scale(args) -> dict:
-    """``--color`` (``--log`` being ``--color log``) as the plot layer's ``log=``/``sqrt=`` keywords."""
-    color = getattr(args, "color", None)
+def _resolve_color(args) -> None:
+    """``--log`` as ``--color log``, once, before any work (a clash with another ``--color`` is refused)."""
     if getattr(args, "log", False):
-        if color not in (None, "log"):
-            raise CLIError(f"--log is --color log; give one colour scale, not both --log and --color {color}")
-        color = "log"
+        if args.color not in (None, "log"):
+            raise CLIError(f"--log is --color log; give one colour scale, not both --log and --color {args.color}")
+        args.color = "log"
+
+
+def _color_scale(args) -> dict:
+    """``--color`` as the plot layer's ``log=``/``sqrt=`` keywords."""
+    color = getattr(args, "color", None)
     return {"log": color == "log", "sqrt": color == "sqrt"}
 
 
@@ -1326,6 +1333,7 @@ def main(argv: list[str] | None = None) -> int:
     previous_sigterm_handler = _set_sigterm_handler(_raise_terminated)
     try:
         args = parser.parse_args(argv)
+        _resolve_color(args)
         if use_cache and args.command not in (None, "problems", "bench"):
             _enable_compilation_cache()
         if args.command in ("sweep", "explore"):  # settings shard over the devices: one per core (landscape.devices)

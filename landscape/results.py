@@ -692,6 +692,8 @@ _SWEEP_ARRAYS = ("final_loss", "best_loss", "best_step", "status", "diverged_at"
 _SWEEP_OPTIONAL = ("steps_to_tol", "loss_curves")
 _SEED_AVERAGED = ("final_loss", "best_loss", "best_step", "steps_to_tol", "diverged_at")
 _TABLE_SUMMARIES = ("final_loss", "best_loss", "best_step", "steps_to_tol", "status", "diverged_at")
+
+
 def _csv_fields(column: np.ndarray) -> list:
     """A column as CSV fields: floats by NumPy's shortest repr at their own precision, the rest as Python prints
     them."""
@@ -753,12 +755,12 @@ def load(path, template: Params = None):
     :class:`Trajectory`, :class:`Sweep` or :class:`RandomSearch`, or the ``{label: Trajectory}`` dict written by
     :func:`save_trajectories` (``landscape compare --save``). ``template``: as for :meth:`Trajectory.load`."""
     kind = _serial.read_kind(path)
-    if kind == "Trajectories":
-        return _load_trajectories(path, template)
-    if kind in ("LossMap", "LossLine"):
-        return {"LossMap": LossMap, "LossLine": LossLine}[kind].load(path)
-    classes = {"Trajectory": Trajectory, "Sweep": Sweep, "RandomSearch": RandomSearch}
-    if kind not in classes:
+    readers = {"LossMap": LossMap.load, "LossLine": LossLine.load,  # (maps have no parameter pytree)
+               "Trajectory": functools.partial(Trajectory.load, template=template),
+               "Sweep": functools.partial(Sweep.load, template=template),
+               "RandomSearch": functools.partial(RandomSearch.load, template=template),
+               "Trajectories": functools.partial(_load_trajectories, template=template)}
+    if kind not in readers:
         raise ValueError(f"{str(path)!r} holds a landscape {kind!r}, which this version does not read; expected one "
-                         f"of: LossMap, LossLine, {', '.join(classes)}, Trajectories.")
-    return classes[kind].load(path, template)
+                         f"of: {', '.join(readers)}.")
+    return readers[kind](path)

@@ -152,12 +152,12 @@ def run(
     records = _engine.output_shapes(item, args, problem.data)["records"]
     per_record = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(records)) // item.length
     gathered = (n_records - item.length) * per_record  # per trajectory: the other segments' records, on the host
+    strategy = _trajectory.strategy(problem)
 
     def evaluate(args, progress):
         return _engine.evaluate(item, (n_items,), args, problem.data, out_axes={"records": 1}, max_chunk=MAX_CHUNK,
-                                progress=progress, copy=False, host_bytes_per_item=gathered,
-                                strategy=_trajectory.strategy(problem), convolves=problem.convolves, owner="run",
-                                what=what)[0]
+                                progress=progress, copy=False, host_bytes_per_item=gathered, strategy=strategy,
+                                convolves=problem.convolves, owner="run", what=what)[0]
 
     history, summary = _segments(evaluate, args, item.length, n_records, steps, every, progress, f"run {what}")
 
@@ -257,8 +257,15 @@ def compare(problem: Problem, optimizers, steps: int, *, labels=None, **run_kwar
         if labels is None else list(labels)
     if len(labels) != len(optimizers):
         raise ValueError(f"compare: {len(labels)} labels for {len(optimizers)} optimizers.")
-    unique, seen = [], {}
+    return {label: run(problem, opt, steps, **run_kwargs) for label, opt in zip(unique_labels(labels), optimizers)}
+
+
+def unique_labels(labels) -> list[str]:
+    """``labels`` with a repeated one numbered from its second use on (``"SGD(lr=0.1)"``, ``"SGD(lr=0.1) #2"``)."""
+    unique = []
     for label in labels:
-        seen[label] = seen.get(label, 0) + 1
-        unique.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
-    return {label: run(problem, opt, steps, **run_kwargs) for label, opt in zip(unique, optimizers)}
+        numbered, k = label, 2
+        while numbered in unique:
+            numbered, k = f"{label} #{k}", k + 1
+        unique.append(numbered)
+    return unique

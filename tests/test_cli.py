@@ -911,3 +911,13 @@ def test_map_and_sweep_say_what_they_are_doing_after_the_computation(tmp_path, c
                         f"landscape: saved {tmp_path / 's.png'}, {tmp_path / 's.csv'}"]
     assert main(["map", "--problem", "ols", "--num", "21", "--out", str(out), "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_sweep_of_many_panels_where_every_setting_diverged(tmp_path, capsys):
+    # beyond 12 combinations of the extra axes the figure shows the best setting's panel; with none, the first
+    code, stdout, err = run(capsys, "sweep", "--problem", "seed-regression", "--optimizer", "sgd", "--steps", "20",
+                            "--grid", "lr=lin:1e6:2e6:2", "--grid", "momentum=lin:0:0.5:2",
+                            "--grid", "dampening=lin:0:0.9:13", "--out", str(tmp_path / "s.png"), "--quiet")
+    assert code == 0, err
+    assert "52 diverged" in stdout and "best: none, every setting diverged" in stdout
+    assert (tmp_path / "s.png").is_file()

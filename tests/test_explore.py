@@ -164,6 +164,24 @@ def test_cli_explore_writes_the_page(tmp_path, capsys):
     assert "expected a file ending in .html" in capsys.readouterr().err
 
 
+def test_cli_explore_checks_the_sweep_before_it_computes_the_map(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("plotly")
+
+    def no_map(*args, **kwargs):
+        raise AssertionError("the map was computed before the sweep's arguments were checked")
+
+    monkeypatch.setattr(ls, "loss_map", no_map)
+    base = ["explore", "--problem", "seed-regression", "--optimizer", "sgd", "--steps", "5", "--quiet",
+            "--out", str(tmp_path / "explore.html")]
+    for extra, message in ((["--grid", "lr=0.1,0.2", "--points", "1"], "--points 1: give at least 2"),
+                           ([], "give at least one --grid"),
+                           (["--lr", "0.1", "--grid", "lr=0.1,0.2"], "both set lr"),
+                           (["--grid", "lr=0.1,0.2", "--grid", "lr=0.3,0.4"], "--grid lr is given twice")):
+        assert cli.main(base + extra) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "explore.html").exists()
+
+
 # ---------------------------------------------------------------------------------------------- in a browser
 
 

@@ -17,15 +17,14 @@ import numpy as np
 
 from landscape import _checks
 from landscape._files import atomic_write_text
-from landscape.plot.figures import block_centres, reduced, short_number
-from landscape.plot.maps import scaled_values
+from landscape.plot.figures import short_number
+from landscape.plot.maps import drawn_view, scaled_values
 from landscape.plot.paths import view_cut
 from landscape.results import LossMap, Status, Sweep
 
 MAP_PIXELS = 300  # the map is drawn from at most this many rows and columns (figures.reduced)
 POINTS_BUDGET = 1_000_000  # recorded points over all settings, when points=None: keeps the page a few MB
 PLOT_ID = "landscape-explorer"  # the plot's element; its data is in the element PLOT_ID + "-data"
-TRACES = {"path": 2, "start": 3, "path_mark": 4, "curve": 5, "curve_mark": 6}  # indices of the traces that move
 
 
 def explore(m: LossMap, sw: Sweep, path, *, start: dict | None = None, points: int | None = None,
@@ -73,8 +72,8 @@ def explore(m: LossMap, sw: Sweep, path, *, start: dict | None = None, points: i
                              "ls.loss_map(prob, ls.Axis(NAME, lo, hi, num), ls.Axis(NAME, lo, hi, num)).") from None
     data = _setting_data(m, sw, coords["x"], coords["y"], points)
     data["loss_range"] = _loss_range(data)
-    figure = _figure(go, make_subplots, m, data)
-    page = _page(figure, data, sw, first, title or _default_title(sw))
+    figure, traces = _figure(go, make_subplots, m, data)
+    page = _page(figure, traces, data, sw, first, title or _default_title(sw))
     return atomic_write_text(path, page)
 
 
@@ -167,17 +166,16 @@ def _default_title(sw: Sweep) -> str:
 
 
 def _figure(go, make_subplots, m: LossMap, data: dict):
-    """The map (with its minimum) on the left, the loss curve on the right; the path traces start empty and are
-    filled by the page's script (``TRACES``)."""
-    values, row_starts, col_starts = reduced(m.values, MAP_PIXELS, MAP_PIXELS)  # (each cell its block's lowest)
+    """The map (with its minimum) on the left, the loss curve on the right: ``(figure, {name: trace index})`` of the
+    traces that start empty and that the page's script fills (path, start, path_mark, curve, curve_mark)."""
+    values, xs, ys = drawn_view(m, "loss", MAP_PIXELS, MAP_PIXELS)  # (each cell its block's lowest)
     finite = values[np.isfinite(values)]
     log = bool(finite.size and finite.min() >= 0 and finite.max() > 0)
     shown = scaled_values(values, log=log, owner="plot.explore")
     z = (np.ma.log10(shown) if log else shown).filled(np.nan).astype(np.float32)
     fig = make_subplots(rows=1, cols=2, column_widths=[0.56, 0.44], horizontal_spacing=0.14,
                         subplot_titles=("path over the loss map", "loss curve"))
-    fig.add_trace(go.Contour(x=block_centres(m.xs, col_starts).astype(np.float32),
-                             y=block_centres(m.ys, row_starts).astype(np.float32),
+    fig.add_trace(go.Contour(x=xs.astype(np.float32), y=ys.astype(np.float32),
                              z=z, colorscale="Viridis", ncontours=24, contours={"coloring": "heatmap"},
                              line={"width": 0.6, "color": "rgba(255,255,255,0.5)"},
                              colorbar={"title": {"text": "log₁₀ loss" if log else "loss"}, "x": 0.51,
@@ -188,20 +186,26 @@ def _figure(go, make_subplots, m: LossMap, data: dict):
     fig.add_trace(go.Scatter(x=[best_x], y=[best_y], mode="markers", name=f"grid minimum {best_loss:.4g}",
                              marker={"symbol": "star", "size": 15, "color": "white", "line": {"color": "black",
                                                                                             "width": 1}}), 1, 1)
-    fig.add_trace(go.Scatter(x=[], y=[], mode="lines+markers", name="path", line={"color": "#e8392c", "width": 2.5},
-                             marker={"size": 4, "color": "#e8392c"}, customdata=[],
-                             hovertemplate=f"%{{customdata}}<br>{m.x_label}=%{{x:.4g}}<br>"
-                             f"{m.y_label}=%{{y:.4g}}<extra></extra>"), 1, 1)
-    fig.add_trace(go.Scatter(x=[], y=[], mode="markers", name="start", marker={
-        "symbol": "square", "size": 11, "color": "white", "line": {"color": "#e8392c", "width": 2}}), 1, 1)
+    traces = {}
+
+    def moving(name: str, trace, col: int):
+        traces[name] = len(fig.data)
+        fig.add_trace(trace, 1, col)
+
+    moving("path", go.Scatter(x=[], y=[], mode="lines+markers", name="path", line={"color": "#e8392c", "width": 2.5},
+                              marker={"size": 4, "color": "#e8392c"}, customdata=[],
+                              hovertemplate=f"%{{customdata}}<br>{m.x_label}=%{{x:.4g}}<br>"
+                              f"{m.y_label}=%{{y:.4g}}<extra></extra>"), 1)
+    moving("start", go.Scatter(x=[], y=[], mode="markers", name="start", marker={
+        "symbol": "square", "size": 11, "color": "white", "line": {"color": "#e8392c", "width": 2}}), 1)
     mark = {"symbol": "x", "size": 14, "color": "#d00000", "line": {"color": "white", "width": 1.5}}
     text = {"color": "#d00000", "size": 13}
-    fig.add_trace(go.Scatter(x=[], y=[], mode="markers+text", name="diverged", marker=mark, text=[],
-                             textposition="top center", textfont=text, cliponaxis=False), 1, 1)
-    fig.add_trace(go.Scatter(x=[], y=[], mode="lines", name="loss", line={"color": "#1f3b73", "width": 2},
-                             hovertemplate="step %{x}<br>loss=%{y:.6g}<extra></extra>"), 1, 2)
-    fig.add_trace(go.Scatter(x=[], y=[], mode="markers+text", name="diverged ", marker=mark, text=[],
-                             textposition="top left", textfont=text, cliponaxis=False), 1, 2)
+    moving("path_mark", go.Scatter(x=[], y=[], mode="markers+text", name="diverged", marker=mark, text=[],
+                                   textposition="top center", textfont=text, cliponaxis=False), 1)
+    moving("curve", go.Scatter(x=[], y=[], mode="lines", name="loss", line={"color": "#1f3b73", "width": 2},
+                               hovertemplate="step %{x}<br>loss=%{y:.6g}<extra></extra>"), 2)
+    moving("curve_mark", go.Scatter(x=[], y=[], mode="markers+text", name="diverged ", marker=mark, text=[],
+                                    textposition="top left", textfont=text, cliponaxis=False), 2)
     fig.update_xaxes(title_text=m.x_label, range=[float(m.xs[0]), float(m.xs[-1])], row=1, col=1)
     fig.update_yaxes(title_text=m.y_label, range=[float(m.ys[0]), float(m.ys[-1])], row=1, col=1)
     fig.update_xaxes(title_text="step", range=[0, max(data["last_step"], 1)], row=1, col=2)
@@ -210,7 +214,7 @@ def _figure(go, make_subplots, m: LossMap, data: dict):
                      dtick=1 if data["log_loss"] else None, row=1, col=2)  # a log axis: decades
     fig.update_layout(template="plotly_white", showlegend=False, height=560, margin={"l": 60, "r": 30, "t": 40,
                                                                                      "b": 50})
-    return fig
+    return fig, traces
 
 
 def _loss_range(data: dict) -> list:
@@ -227,13 +231,13 @@ def _loss_range(data: dict) -> list:
     return [low - 0.05 * (start - low), start + 0.5 * max(start - low, 1e-12)]
 
 
-def _page(figure, data: dict, sw: Sweep, start: list, title: str) -> str:
+def _page(figure, traces: dict, data: dict, sw: Sweep, start: list, title: str) -> str:
     embedded = {**{k: v for k, v in data.items() if k not in ("t", "x", "y", "loss")},
                 "t": _base64(data["t"], "<i4"), "x": _base64(data["x"], "<f4"), "y": _base64(data["y"], "<f4"),
                 "loss": _base64(data["loss"], "<f4"),
                 "axes": [{"name": name, "labels": [short_number(v) for v in values]}
                          for name, values in sw.axes.items()],
-                "traces": TRACES}
+                "traces": traces}
     sliders = "\n".join(
         f'<label class="slider"><span>{html.escape(name)}</span><input type="range" min="0" max="{len(values) - 1}" '
         f'step="1" value="{first}" aria-label="{html.escape(name)}"><output></output></label>'

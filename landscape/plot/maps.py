@@ -71,7 +71,7 @@ def _root(values):
     return np.sqrt(np.maximum(values, 0))
 
 
-def _drawn_view(m, metric: str, rows: int, cols: int):
+def drawn_view(m, metric: str, rows: int, cols: int):
     """``(values, xs, ys)``: ``metric`` of the map ``m`` reduced to at most ``rows × cols`` cells (each the best of
     its block of points: the lowest loss, the highest accuracy), with the blocks' centre coordinates."""
     values, row_starts, col_starts = reduced(m.metric(metric), rows, cols,
@@ -140,7 +140,7 @@ def loss_map(m, *, metric: str = "loss", kind: str = "heatmap", log: bool = Fals
     if kind not in KINDS:
         raise ValueError(f"plot.loss_map: kind must be one of {', '.join(map(repr, KINDS))}, got {kind!r}.")
     ax = new_axes(ax)
-    values, xs, ys = _drawn_view(m, metric, *drawn_size(ax, resolution))
+    values, xs, ys = drawn_view(m, metric, *drawn_size(ax, resolution))
     shown = scaled_values(values, log=log, sqrt=sqrt)
     cmap = cmap or ("terrain" if kind == "heatmap" else "viridis")
     lines = None
@@ -229,6 +229,15 @@ def loss_line(line, *, metrics=None, ax=None, log: bool = False, title: str | bo
     return LinePlot(ax, lines, twin)
 
 
+def surface_height(loss, *, log: bool = False, sqrt: bool = False) -> np.ndarray:
+    """The height at which :func:`surface` draws a path's ``loss``: log₁₀ loss (NaN where ≤ 0), √loss (NaN where
+    < 0) or the loss itself."""
+    loss = np.asarray(loss)
+    if log:
+        return np.log10(np.where(loss > 0, loss, np.nan))
+    return np.sqrt(np.where(loss >= 0, loss, np.nan)) if sqrt else loss
+
+
 def surface(m, *, metric: str = "loss", trajs=None, elev: float = 35, azim: float = -60, ax=None, log: bool = False,
             sqrt: bool = False, cmap: str = "coolwarm", alpha: float = 1.0, resolution: int = 80, labels=None,
             colors=None, mark_min: bool = True, title: str | bool = True) -> SurfacePlot:
@@ -254,7 +263,7 @@ def surface(m, *, metric: str = "loss", trajs=None, elev: float = 35, azim: floa
     if trajs is not None and metric != "loss":
         raise ValueError(f"plot.surface: paths are drawn at their loss; draw them over the loss, not {metric!r}.")
     ax = new_axes(ax, figsize=(7.0, 5.6), projection="3d")
-    values, xs, ys = _drawn_view(m, metric, resolution, resolution)
+    values, xs, ys = drawn_view(m, metric, resolution, resolution)
     shown = scaled_values(values, log=log, sqrt=sqrt, owner="plot.surface")
     height = np.ma.log10(shown) if log else np.ma.sqrt(shown) if sqrt else shown
     gx, gy = np.meshgrid(xs, ys)
@@ -282,9 +291,7 @@ def surface(m, *, metric: str = "loss", trajs=None, elev: float = 35, azim: floa
         if colors is not None and len(colors) < len(paths):
             raise ValueError(f"plot.surface: {len(colors)} colours for {len(paths)} paths.")
         for k, path in enumerate(paths):
-            zs = path.loss
-            zs = np.log10(np.where(zs > 0, zs, np.nan)) if log else np.sqrt(np.where(zs >= 0, zs, np.nan)) if sqrt \
-                else zs
+            zs = surface_height(path.loss, log=log, sqrt=sqrt)
             step = diverged_step(path)  # drawn until it leaves the map for good: a 3-D axes does not clip
             shown = len(path.x) if step is None else \
                 in_view(path, ((m.xs[0], m.xs[-1]), (m.ys[0], m.ys[-1])))[0] + 1

@@ -174,8 +174,8 @@ def sweep(sw, *, metric: str = "final_loss", log: bool = True, ax=None, cmap: st
             bar = ax.figure.colorbar(artist, ax=ax, label=name_of_metric + (" (log scale)" if use_log else ""),
                                      extend=extend)
         if best_index is not None:
-            within = sw.within_tol().reshape(shape)
-            within = reduced(within.astype(np.uint8), len(row_starts), len(col_starts), keep="max")[0] > 0
+            within = sw.within_tol().reshape(shape)  # a cell is outlined where any setting of its block is within
+            within = np.maximum.reduceat(np.maximum.reduceat(within, row_starts, axis=0), col_starts, axis=1)
             outline = dict(color="white", linewidth=1.2,
                            path_effects=[patheffects.withStroke(linewidth=2.4, foreground="black")])
             region = LineCollection(_outline(within, x_edges, y_edges), **outline)
